@@ -1,0 +1,155 @@
+"""The `advisor` command line: questions, recommend, rules check, probe, serve, bench, db."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from rich.console import Console
+from rich.markdown import Markdown
+
+from app.errors import AdvisorError, AnswersError, RulesError
+from app.questionnaire import validate_answers
+from app.render_markdown import render_markdown
+from app.rule_set import RuleSet, load_rule_set
+from app.scoring import score_answers
+from app.settings import Settings
+
+cli = typer.Typer(help="Framework Advisor: PyTorch or TensorFlow, for your team's workflow.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+rules_cli = typer.Typer(help="Work with the rule set.", no_args_is_help=True)
+cli.add_typer(rules_cli, name="rules")
+out = Console()
+err = Console(stderr=True)
+
+RulesOption = Annotated[
+    Path | None,
+    typer.Option("--rules", help="Rules directory (default: ADVISOR_RULES_DIR or the shipped one).",
+                 file_okay=False),
+]
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print a user error without a traceback and return the Exit to raise."""
+    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    return typer.Exit(code)
+
+
+def rules_from(directory: Path | None) -> RuleSet:
+    """Return the rule set from --rules, else ADVISOR_RULES_DIR, else the shipped rules."""
+    try:
+        return load_rule_set(directory or Settings().rules_dir)
+    except RulesError as exc:
+        lines = "\n".join(f"  - {p}" for p in exc.problems)
+        raise fail(f"the rule set cannot be loaded:\n{lines}") from None
+
+
+def read_answers_file(path: Path) -> Any:
+    """Return the parsed answers file, or exit 2 with a message saying what is wrong."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise fail(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise fail(f"{path} is not valid YAML: {exc}") from None
+    if isinstance(data, dict) and set(data) == {"answers"}:
+        data = data["answers"]  # accept the API's request body too
+    return data
+
+
+@cli.command()
+def questions(rules: RulesOption = None, as_json: Annotated[bool, typer.Option("--json")] = False
+              ) -> None:
+    """Print the questionnaire: ids, types and allowed answers."""
+    rule_set = rules_from(rules)
+    if as_json:
+        print(json.dumps(rule_set.questionnaire.model_dump(mode="json"), indent=2))
+        return
+    for section in rule_set.questionnaire.sections:
+        out.rule(section.title)
+        for q in section.questions:
+            need = "required" if q.required else "optional"
+            out.print(f"[bold]{q.id}[/] ({q.type}, {need}): {q.label}", highlight=False)
+            out.print(f"    {q.help}", style="dim", highlight=False)
+            out.print(f"    allowed: {q.allowed()}", highlight=False)
+
+
+@cli.command()
+def recommend(
+    answers_file: Annotated[Path, typer.Argument(help="YAML or JSON file: question id -> answer.")],
+    rules: RulesOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the spec §4 JSON.")] = False,
+    probe_file: Annotated[Path | None, typer.Option("--probe", help="A probe-run JSON document "
+                                                    "to use as evidence.")] = None,
+) -> None:
+    """Score an answers file and print the recommendation."""
+    rule_set = rules_from(rules)
+    raw = read_answers_file(answers_file)
+    try:
+        answers = validate_answers(rule_set.questionnaire, raw)
+    except AnswersError as exc:
+        lines = "\n".join(f"  - {p}" for p in exc.problems)
+        raise fail(f"{answers_file} has answers that do not fit the questionnaire:\n{lines}"
+                   ) from None
+    document = None
+    if probe_file is not None:
+        from app.probe_io import read_probe_document
+
+        try:
+            document = read_probe_document(probe_file)
+        except AdvisorError as exc:
+            raise fail(str(exc)) from None
+    rec = score_answers(rule_set, answers, document, probe_run_id=probe_file and probe_file.name)
+    if as_json:
+        print(json.dumps(rec.model_dump(mode="json"), indent=2))
+        return
+    title = answers.get("project_name")
+    out.print(Markdown(render_markdown(rec, title=str(title) if title else None)))
+
+
+@rules_cli.command("check")
+def rules_check(rules: RulesOption = None) -> None:
+    """Check the rule set; list every problem and exit 1 if there is any."""
+    directory = rules or Settings().rules_dir
+    try:
+        rule_set = load_rule_set(directory)
+    except RulesError as exc:
+        for problem in exc.problems:
+            err.print(f"- {problem}", highlight=False, markup=False)
+        err.print(f"{len(exc.problems)} problem(s) in {directory}", highlight=False)
+        raise typer.Exit(1) from None
+    out.print(
+        f"ok: {len(rule_set.rules)} scoring rules, {len(rule_set.toolchain)} toolchain rules, "
+        f"{len(rule_set.tools)} tool statuses, {len(rule_set.claims)} claims; "
+        f"rules_version {rule_set.version}", highlight=False,
+    )
+
+
+@cli.command()
+def bench(
+    rules: RulesOption = None,
+    generated: Annotated[int, typer.Option(help="Size of the generated rule set.")] = 10_000,
+) -> None:
+    """Benchmark scoring: one answer set, a generated rule set, and the flip analysis."""
+    from app.benchmark_scoring import run_scoring_benchmark
+
+    run_scoring_benchmark(rules_from(rules), generated, out)
+
+
+def main() -> None:
+    """Entry point of the `advisor` console script."""
+    try:
+        cli()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

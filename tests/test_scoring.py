@@ -1,0 +1,134 @@
+"""score_answers: every rule fires, expert cases get expert answers, flips flip, determinism."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+import yaml
+
+from app.questionnaire import validate_answers
+from app.rule_set import load_rule_set
+from app.scoring import confidence, score_answers
+from tests.conftest import EXAMPLES, base_answers
+from tests.satisfy import satisfy
+
+SHIPPED = load_rule_set()
+
+
+def recommend(rule_set, raw):
+    return score_answers(rule_set, validate_answers(rule_set.questionnaire, raw))
+
+
+def load_example(name: str) -> dict:
+    return yaml.safe_load(next(p for p in EXAMPLES if p.stem == name).read_text())
+
+
+@pytest.mark.parametrize("rule_id", [r.rule.id for r in SHIPPED.rules if not r.condition.measures])
+def test_every_answer_rule_fires_for_answers_that_meet_it(rule_set, rule_id):
+    loaded = next(r for r in rule_set.rules if r.rule.id == rule_id)
+    raw = base_answers()
+    satisfy(loaded.rule.when, raw, rule_set.questions)
+    rec = recommend(rule_set, raw)
+    fired = {(r.rule_id, r.framework, r.points) for r in rec.reasons}
+    for framework, points in loaded.rule.points.items():
+        assert (rule_id, framework, points) in fired
+
+
+def test_reasons_are_strongest_first_and_sum_to_the_scores(rule_set):
+    rec = recommend(rule_set, load_example("startup-vision-api-and-android"))
+    points = [r.points for r in rec.reasons]
+    assert points == sorted(points, reverse=True)
+    for framework in ("pytorch", "tensorflow"):
+        assert rec.scores[framework] == sum(
+            r.points for r in rec.reasons if r.framework == framework)
+    assert all(r.sources for r in rec.reasons)
+
+
+def test_research_lab_on_hugging_face_gets_pytorch_with_high_confidence(rule_set):
+    rec = recommend(rule_set, load_example("research-lab-hugging-face"))
+    assert rec.recommended == "pytorch"
+    assert rec.confidence >= 0.9
+    assert {"hub-models-pytorch", "researcher-pytorch"} <= {r.rule_id for r in rec.reasons}
+    assert rec.flips == []
+
+
+def test_tensorflow_shop_on_mobile_and_microcontrollers_gets_tensorflow(rule_set):
+    rec = recommend(rule_set, load_example("tensorflow-shop-mobile-microcontrollers"))
+    assert rec.recommended == "tensorflow"
+    assert rec.confidence >= 0.75
+    stages = {s.stage: s.tool for s in rec.toolchain["tensorflow"]}
+    assert "LiteRT for Microcontrollers" in stages["microcontroller"]
+    assert stages["pipeline"] == "TFX on Vertex AI Pipelines"
+    caveats = {c.tool: c.status for c in rec.caveats}
+    assert caveats["tf.lite.Interpreter"] == "deprecated"
+    assert caveats["TensorFlow Lite"] == "renamed"
+
+
+def test_mixed_case_has_low_confidence_and_shows_what_would_tip_it(rule_set):
+    rec = recommend(rule_set, load_example("startup-vision-api-and-android"))
+    assert rec.confidence < 0.75
+    assert rec.flips
+    assert all(f.recommended != rec.recommended for f in rec.flips)
+
+
+def test_llm_team_on_torchserve_is_told_it_is_archived(rule_set):
+    rec = recommend(rule_set, load_example("llm-product-on-aws"))
+    assert rec.recommended == "pytorch"
+    caveats = {c.tool: c for c in rec.caveats}
+    assert caveats["TorchServe"].status == "archived"
+    assert caveats["TorchScript"].status == "deprecated"
+    assert any(s.tool.startswith("vLLM") for s in rec.toolchain["pytorch"])
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
+def test_every_flip_really_flips(rule_set, example):
+    raw = yaml.safe_load(example.read_text())
+    rec = recommend(rule_set, raw)
+    for flip in rec.flips:
+        changed = copy.deepcopy(raw)
+        if flip.answer is None:
+            changed.pop(flip.question, None)
+        else:
+            changed[flip.question] = flip.answer
+        again = recommend(rule_set, changed)
+        assert again.recommended == flip.recommended != rec.recommended, flip
+        assert again.scores == flip.scores
+
+
+def test_number_flips_find_the_threshold(rule_set):
+    raw = base_answers()
+    raw.update(deployment_targets=["cloud_server"], peak_requests_per_second=10,
+               training_hardware=["nvidia_gpu"], priorities=["production_maturity"])
+    rec = recommend(rule_set, raw)
+    assert (rec.recommended, rec.scores) == ("tensorflow", {"pytorch": 2, "tensorflow": 3})
+    # 1000 req/s or more adds a PyTorch point (high-traffic-serving): a tie, which
+    # goes to the policy's tie-break.
+    rps_flips = [f for f in rec.flips if f.question == "peak_requests_per_second"]
+    assert [f.answer for f in rps_flips] == [1000]
+    assert rps_flips[0].recommended == rule_set.policy.tie_break == "pytorch"
+
+
+def test_scoring_is_deterministic(rule_set):
+    for example in EXAMPLES:
+        raw = yaml.safe_load(example.read_text())
+        first = recommend(rule_set, raw).model_dump(mode="json")
+        second = recommend(load_rule_set(), copy.deepcopy(raw)).model_dump(mode="json")
+        assert json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)
+
+
+def test_confidence_formula():
+    assert confidence({"pytorch": 0, "tensorflow": 0}) == 0.5
+    assert confidence({"pytorch": 5, "tensorflow": 5}) == 0.5
+    assert confidence({"pytorch": 9, "tensorflow": 1}) == 0.9
+    assert confidence({"pytorch": 0, "tensorflow": 4}) == 1.0
+
+
+def test_tie_goes_to_the_policy_tie_break_with_confidence_one_half(rule_set):
+    raw = base_answers()
+    raw.update(priorities=["debuggability"], needs_mlops_pipeline=True)
+    rec = recommend(rule_set, raw)
+    assert rec.scores == {"pytorch": 2, "tensorflow": 2}
+    assert rec.recommended == rule_set.policy.tie_break
+    assert rec.confidence == 0.5
