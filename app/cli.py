@@ -23,8 +23,9 @@ cli = typer.Typer(help="Framework Advisor: PyTorch or TensorFlow, for your team'
                   no_args_is_help=True, pretty_exceptions_enable=False)
 rules_cli = typer.Typer(help="Work with the rule set.", no_args_is_help=True)
 cli.add_typer(rules_cli, name="rules")
-out = Console()
-err = Console(stderr=True)
+# Pipes and CI logs get a wide console so tables are not squeezed to 80 columns.
+out = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 RulesOption = Annotated[
     Path | None,
@@ -111,6 +112,60 @@ def recommend(
         return
     title = answers.get("project_name")
     out.print(Markdown(render_markdown(rec, title=str(title) if title else None)))
+
+
+@cli.command()
+def probe(
+    quick: Annotated[bool, typer.Option("--quick/--full", help="Quick (>=30 samples, 0.5 s) or "
+                                        "full (>=100 samples, 2 s) sampling.")] = True,
+    models: Annotated[list[str] | None, typer.Option("--models", help="mlp, cnn, transformer")
+                      ] = None,
+    frameworks: Annotated[list[str] | None, typer.Option("--frameworks",
+                                                         help="pytorch, tensorflow")] = None,
+    output: Annotated[Path | None, typer.Option("--output", help="Write the JSON document here.")
+                      ] = None,
+    threads: Annotated[int | None, typer.Option(help="Threads for both frameworks "
+                                                "(default: all cores).")] = None,
+    timeout: Annotated[float | None, typer.Option(help="Seconds allowed per framework.")] = None,
+) -> None:
+    """Measure the same small models in both frameworks on this machine."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from app.probe_summary import print_summary
+    from probes.plan import FRAMEWORKS, MODELS
+    from probes.runner import run_probes
+
+    models = _split(models) or list(MODELS)
+    frameworks = _split(frameworks) or list(FRAMEWORKS)
+    for name, given, allowed in (("--models", models, MODELS), ("--frameworks", frameworks,
+                                                                FRAMEWORKS)):
+        unknown = [g for g in given if g not in allowed]
+        if unknown:
+            raise fail(f"{name}: unknown {', '.join(unknown)}; expected {', '.join(allowed)}")
+    if output is not None and not output.parent.is_dir():
+        raise fail(f"--output: directory {output.parent} does not exist")
+    if threads is not None and threads < 1:
+        raise fail("--threads must be at least 1")
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=err) as bar:
+        task = bar.add_task("starting", total=None)
+
+        def show(p: object) -> None:
+            bar.update(task, description=f"probing {p.current}", total=p.total, completed=p.done)
+
+        document = run_probes(models, frameworks, "quick" if quick else "full", threads,
+                              timeout or Settings().probe_timeout_s, on_progress=show)
+    print_summary(document, out)
+    if output is not None:
+        output.write_text(json.dumps(document.to_json(), indent=1), encoding="utf-8")
+        out.print(f"wrote {output}", highlight=False)
+    if document.status == "failed":
+        raise typer.Exit(1)
+
+
+def _split(values: list[str] | None) -> list[str]:
+    """Accept both --models a --models b and --models a,b."""
+    return [v.strip() for item in values or [] for v in item.split(",") if v.strip()]
 
 
 @rules_cli.command("check")

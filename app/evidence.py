@@ -186,7 +186,7 @@ def highlights(rule_set: RuleSet, answers: Mapping[str, Any], numbers: MeasuredN
             out.append(Highlight(id=f"import-{framework}",
                                  text=f"Cold import of {LABELS[framework]}: {m.value:.2f} s",
                                  value=round(m.value, 3), unit="s"))
-    parity = numbers.measurement("tensorflow", None, "parity_max_abs_diff", model)
+    parity = numbers.measurement("both", "eager", "parity_max_abs_diff", model)
     if parity is not None:
         out.append(Highlight(
             id="parity",

@@ -33,7 +33,8 @@ class Stats(_Strict):
 
 
 class Measurement(_Strict):
-    framework: Literal["pytorch", "tensorflow"]
+    framework: Literal["pytorch", "tensorflow", "both"] = Field(
+        description="'both' for comparisons between the frameworks (parity)")
     model: Literal["mlp", "cnn", "transformer"] | None = None
     variant: str | None = None
     metric: str = Field(max_length=64)
@@ -45,7 +46,7 @@ class Measurement(_Strict):
 
 
 class Failure(_Strict):
-    framework: Literal["pytorch", "tensorflow"] | None = None
+    framework: Literal["pytorch", "tensorflow", "both"] | None = None
     model: Literal["mlp", "cnn", "transformer"] | None = None
     variant: str | None = None
     stage: str = Field(max_length=64, description="what was being done: import, build, parity...")
