@@ -4,6 +4,7 @@ two frameworks' eager outputs. Imports no framework, so the web process can use 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -194,10 +195,8 @@ def _handle(message: dict, out: _Collected, progress: Progress, config: WorkerCo
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def _describe_exit(code: int) -> str:
