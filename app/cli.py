@@ -23,6 +23,8 @@ cli = typer.Typer(help="Framework Advisor: PyTorch or TensorFlow, for your team'
                   no_args_is_help=True, pretty_exceptions_enable=False)
 rules_cli = typer.Typer(help="Work with the rule set.", no_args_is_help=True)
 cli.add_typer(rules_cli, name="rules")
+db_cli = typer.Typer(help="Manage the database.", no_args_is_help=True)
+cli.add_typer(db_cli, name="db")
 # Pipes and CI logs get a wide console so tables are not squeezed to 80 columns.
 out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
@@ -166,6 +168,56 @@ def probe(
 def _split(values: list[str] | None) -> list[str]:
     """Accept both --models a --models b and --models a,b."""
     return [v.strip() for item in values or [] for v in item.split(",") if v.strip()]
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    rules: RulesOption = None,
+    workers: Annotated[int, typer.Option(help="Server processes (they share the database).")
+                       ] = 1,
+) -> None:
+    """Start the web server (API, pages); applies database migrations first."""
+    import os
+
+    import uvicorn
+
+    from app.main import create_app
+
+    if rules is not None:
+        os.environ["ADVISOR_RULES_DIR"] = str(rules)  # also seen by extra worker processes
+    try:
+        settings = Settings()
+        load_rule_set(settings.rules_dir)
+    except RulesError as exc:
+        lines = "\n".join(f"  - {p}" for p in exc.problems)
+        raise fail(f"the rule set cannot be loaded:\n{lines}") from None
+    except ValueError as exc:
+        raise fail(f"invalid setting: {exc}") from None
+    if workers > 1:
+        uvicorn.run("app.main:create_app", factory=True, host=host, port=port, workers=workers,
+                    log_level="info", access_log=False)
+    else:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info",
+                    access_log=False)
+
+
+@db_cli.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every database migration (the server also does this on start)."""
+    from app.storage.database import make_engine, migrate
+
+    settings = Settings()
+    migrate(make_engine(settings.database_url))
+    out.print(f"database at head: {_safe_url(settings.database_url)}", highlight=False)
+
+
+def _safe_url(url: str) -> str:
+    """Return the URL without its password, for messages and logs."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
 
 
 @rules_cli.command("check")

@@ -22,6 +22,12 @@ class Option(BaseModel):
     label: str
 
 
+class ShowIf(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    question: str
+    contains_any: tuple[str, ...]
+
+
 class Question(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
@@ -37,6 +43,9 @@ class Question(BaseModel):
     integer: bool = False
     max_length: int | None = None
     default: Any = None
+    # Show the question only when another multi answer includes one of these values
+    # (the form hides it otherwise; the API accepts it either way).
+    show_if: ShowIf | None = None
 
     @model_validator(mode="after")
     def _options_fit_type(self) -> Question:
@@ -96,6 +105,17 @@ class Questionnaire(BaseModel):
             if question.id in seen:
                 raise ValueError(f"duplicate question id {question.id}")
             seen.add(question.id)
+        questions = self.by_id()
+        for question in self.questions():
+            if question.show_if is None:
+                continue
+            source = questions.get(question.show_if.question)
+            if source is None or source.type != "multi":
+                raise ValueError(f"question {question.id}: show_if needs a multi question")
+            unknown = set(question.show_if.contains_any) - set(source.values)
+            if unknown:
+                raise ValueError(f"question {question.id}: show_if names unknown values "
+                                 f"{sorted(unknown)}")
         return self
 
     def questions(self) -> Iterator[Question]:

@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -67,6 +68,7 @@ def run_probes(
     timeout_s: float = 900.0,
     on_progress: ProgressCallback | None = None,
     fault: dict[str, str] | None = None,
+    cancel: threading.Event | None = None,
 ) -> ProbeRunDocument:
     """Run the probes and return the probe-run document; failures are recorded, not raised."""
     models = list(models or MODELS)
@@ -83,6 +85,8 @@ def run_probes(
         weights_path = Path(tmp) / "weights.npz"
         weights.save(weights_path)
         for framework in frameworks:
+            if cancel is not None and cancel.is_set():
+                break
             workdir = Path(tmp) / framework
             workdir.mkdir()
             config = WorkerConfig(
@@ -90,7 +94,7 @@ def run_probes(
                 mode=mode, threads=threads, weights_path=str(weights_path), workdir=str(workdir),
                 parity_tolerance=PARITY_TOLERANCE, fault=(fault or {}).get(framework),
             )
-            collected[framework] = _run_worker(config, timeout_s, progress, on_progress)
+            collected[framework] = _run_worker(config, timeout_s, progress, on_progress, cancel)
     measurements = [m for c in collected.values() for m in c.measurements]
     failures = [f for c in collected.values() for f in c.failures]
     _compare_outputs(collected, models, measurements, failures)
@@ -118,7 +122,8 @@ def run_probes(
 
 
 def _run_worker(config: WorkerConfig, timeout_s: float, progress: Progress,
-                on_progress: ProgressCallback | None) -> _Collected:
+                on_progress: ProgressCallback | None, cancel: threading.Event | None = None
+                ) -> _Collected:
     """Run one worker, reading its JSON lines until it ends or its time runs out."""
     out = _Collected()
     steps_before = progress.done
@@ -137,12 +142,15 @@ def _run_worker(config: WorkerConfig, timeout_s: float, progress: Progress,
     selector.register(proc.stderr, selectors.EVENT_READ, "err")
     stderr_tail: list[bytes] = []
     buffer = b""
-    timed_out = False
+    timed_out = cancelled = False
     open_streams = 2
     while open_streams:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             timed_out = True
+            break
+        if cancel is not None and cancel.is_set():
+            cancelled = True
             break
         for key, _ in selector.select(timeout=min(remaining, 1.0)):
             chunk = os.read(key.fileobj.fileno(), 65536)
@@ -159,19 +167,24 @@ def _run_worker(config: WorkerConfig, timeout_s: float, progress: Progress,
                 _handle(json.loads(line), out, progress, config)
                 if on_progress:
                     on_progress(progress)
-    if timed_out:
+    if timed_out or cancelled:
         _kill_group(proc)
     returncode = proc.wait()
     selector.close()
     proc.stdout.close()
     proc.stderr.close()
-    if timed_out or not out.finished:
+    if timed_out or cancelled or not out.finished:
         where = progress.current
-        reason = (f"timed out after {timeout_s:g} s while running {where}" if timed_out else
-                  f"worker exited with {_describe_exit(returncode)} while running {where}; "
-                  f"stderr: {b''.join(stderr_tail).decode(errors='replace')[-1500:]}")
+        if timed_out:
+            stage, reason = "timeout", f"timed out after {timeout_s:g} s while running {where}"
+        elif cancelled:
+            stage, reason = "cancelled", f"cancelled while running {where}"
+        else:
+            stage = "crash"
+            reason = (f"worker exited with {_describe_exit(returncode)} while running {where}; "
+                      f"stderr: {b''.join(stderr_tail).decode(errors='replace')[-1500:]}")
         out.failures.append({"framework": config.framework, "model": None, "variant": None,
-                             "stage": "timeout" if timed_out else "crash", "reason": reason})
+                             "stage": stage, "reason": reason})
     progress.done = steps_before + expected  # the remaining steps are over, one way or another
     return out
 

@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy tables, Alembic migrations, reports and the probe-run queue."""

@@ -1,0 +1,19 @@
+"""POST /api/v1/recommendations: answers in, recommendation out; nothing stored."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from app.advice import advise
+from app.api.deps import ContextDep
+from app.api.schemas import RecommendationRequest, errors
+from app.recommendation import Recommendation
+
+router = APIRouter(prefix="/api/v1", tags=["recommendations"])
+
+
+@router.post("/recommendations", responses=errors(413, 422),
+             summary="Score answers and return the recommendation")
+def recommend(body: RecommendationRequest, context: ContextDep) -> Recommendation:
+    return advise(context.rule_set, context.sessions, body.answers, body.probe_run_id
+                  ).recommendation

@@ -1,0 +1,81 @@
+"""create_app(settings): the FastAPI application (API, pages, static files)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from app import pages
+from app.advice import ProbeRunNotUsable, problems_to_detail
+from app.api import health, probe_runs, questionnaire, recommendations, reports
+from app.context import ServiceContext
+from app.errors import AnswersError
+from app.openapi_answers import answers_schema
+from app.probe_worker import ProbeWorker
+from app.rule_set import load_rule_set
+from app.security import RateLimiter, SecurityMiddleware
+from app.settings import Settings
+from app.storage.database import make_engine, migrate, session_factory
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+
+
+def create_app(settings: Settings | None = None, *, run_probe_worker: bool = True) -> FastAPI:
+    """Return the application: rules loaded and checked, database migrated."""
+    settings = settings or Settings()
+    rule_set = load_rule_set(settings.rules_dir)  # a broken rule set stops start-up here
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    sessions = session_factory(engine)
+    limiter = RateLimiter(settings.rate_limit_enabled, {
+        "reports": (settings.rate_limit_reports_per_minute, 60.0),
+        "probe_runs": (settings.rate_limit_probe_runs_per_hour, 3600.0),
+    })
+    worker = ProbeWorker(sessions, settings.probe_timeout_s) if run_probe_worker else None
+    context = ServiceContext(settings, rule_set, engine, sessions, limiter, worker)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if worker is not None:
+            worker.start()
+        yield
+        if worker is not None:
+            worker.stop()
+        engine.dispose()
+
+    app = FastAPI(title="Framework Advisor", version="1.0.0", lifespan=lifespan,
+                  description="PyTorch or TensorFlow for your team's workflow: sourced rules "
+                              "and numbers measured on your machine.")
+    app.state.context = context
+
+    @app.exception_handler(AnswersError)
+    @app.exception_handler(ProbeRunNotUsable)
+    async def bad_answers(_: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": problems_to_detail(exc)}, status_code=422)
+
+    app.add_middleware(SecurityMiddleware, max_body_bytes=settings.max_body_bytes)
+    for module in (questionnaire, recommendations, reports, probe_runs, health):
+        app.include_router(module.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version,
+                                 description=app.description, routes=app.routes)
+            components = schema["components"]["schemas"]
+            components["Answers"] = answers_schema(rule_set.questionnaire)
+            for name in ("RecommendationRequest", "ReportCreate"):
+                components[name]["properties"]["answers"] = {"$ref": "#/components/schemas/Answers"}
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

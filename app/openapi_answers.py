@@ -1,0 +1,44 @@
+"""The JSON Schema of `answers`, generated from the questionnaire for OpenAPI, so API
+clients (and schemathesis) see the same ids, options and ranges as the form."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.questionnaire import Question, Questionnaire
+
+
+def question_schema(question: Question) -> dict[str, Any]:
+    schema: dict[str, Any] = {"title": question.label, "description": question.help}
+    if question.type == "single":
+        schema |= {"type": "string", "enum": list(question.values)}
+    elif question.type == "multi":
+        schema |= {"type": "array", "items": {"type": "string", "enum": list(question.values)},
+                   "uniqueItems": True}
+        if question.required:
+            schema["minItems"] = 1
+        if question.max_items:
+            schema["maxItems"] = question.max_items
+    elif question.type == "boolean":
+        schema["type"] = "boolean"
+    elif question.type == "number":
+        schema["type"] = "integer" if question.integer else "number"
+        if question.minimum is not None:
+            schema["minimum"] = question.minimum
+        if question.maximum is not None:
+            schema["maximum"] = question.maximum
+    else:
+        schema |= {"type": "string", "maxLength": question.max_length}
+    return schema
+
+
+def answers_schema(questionnaire: Questionnaire) -> dict[str, Any]:
+    questions = list(questionnaire.questions())
+    return {
+        "type": "object",
+        "title": "Answers",
+        "description": "Question id -> answer. Unanswered optional questions are left out.",
+        "properties": {q.id: question_schema(q) for q in questions},
+        "required": [q.id for q in questions if q.required],
+        "additionalProperties": False,
+    }

@@ -1,0 +1,188 @@
+"""HTML pages: the questionnaire form, report pages (with JSON and Markdown twins), the
+probes pages, the rules page and robots.txt. Rendered server-side; JavaScript only adds
+comfort."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from app import charts
+from app.advice import ProbeRunNotUsable
+from app.api.deps import ContextDep
+from app.api.reports import store_report
+from app.api.schemas import ReportCreate
+from app.errors import AnswersError
+from app.form_answers import answers_from_form
+from app.probe_document import ProbeRunDocument
+from app.report_view import report_markdown, report_public
+from app.security import client_address
+from app.storage import probe_runs
+from app.storage.reports import get_report
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+templates = Environment(
+    loader=FileSystemLoader(TEMPLATES),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    undefined=StrictUndefined,  # a missing variable is a bug, never blank text
+    trim_blocks=True, lstrip_blocks=True,
+)
+templates.globals["charts"] = charts
+LABELS = {"pytorch": "PyTorch", "tensorflow": "TensorFlow", "both": "Both"}
+templates.globals["LABELS"] = LABELS
+router = APIRouter(include_in_schema=False)
+REPORT_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+
+
+def render(name: str, status_code: int = 200, headers: dict[str, str] | None = None,
+           **context: Any) -> HTMLResponse:
+    html = templates.get_template(name).render(**context)
+    return HTMLResponse(html, status_code=status_code, headers=headers)
+
+
+def not_found() -> HTMLResponse:
+    return render("not_found.html", status_code=404, title="Not found")
+
+
+@router.get("/", response_class=HTMLResponse)
+def questionnaire_page(context: ContextDep) -> HTMLResponse:
+    questionnaire = context.rule_set.questionnaire
+    defaults = {q.id: q.default for q in questionnaire.questions() if q.default is not None}
+    return render("questionnaire.html", title="Framework Advisor", questionnaire=questionnaire,
+                  values=defaults, errors={}, form_error=None)
+
+
+@router.post("/reports", response_class=HTMLResponse)
+async def submit_questionnaire(request: Request, context: ContextDep) -> Response:
+    body = (await request.body()).decode("utf-8", errors="replace")
+    form = parse_qs(body, keep_blank_values=True)
+    questionnaire = context.rule_set.questionnaire
+    raw = answers_from_form(questionnaire, form)
+    wait = context.limiter.check("reports", client_address(
+        request, context.settings.trust_forwarded_for))
+    if wait is not None:
+        return render("questionnaire.html", status_code=429, title="Framework Advisor",
+                      questionnaire=questionnaire, values=raw, errors={},
+                      form_error=f"Too many reports from your address; try again in {wait:.0f} s.",
+                      headers={"Retry-After": str(max(1, round(wait)))})
+    try:
+        report_id, token, _ = store_report(context, ReportCreate(answers=raw))
+    except (AnswersError, ProbeRunNotUsable) as exc:
+        errors = {p.location: p.message for p in getattr(exc, "problems", [])}
+        return render("questionnaire.html", status_code=422, title="Framework Advisor",
+                      questionnaire=questionnaire, values=raw, errors=errors,
+                      form_error="Some answers need another look; see the marked questions.")
+    response = RedirectResponse(f"/r/{report_id}", status_code=303)
+    # The delete token is shown once on the report page, then the cookie is dropped;
+    # it never appears in a URL, so it cannot leak through history or referrers.
+    response.set_cookie(f"delete_token_{report_id}", token, max_age=600, httponly=True,
+                        samesite="strict", path=f"/r/{report_id}")
+    return response
+
+
+def _probe_document(context: ContextDep, run_id: str | None) -> ProbeRunDocument | None:
+    if run_id is None:
+        return None
+    row = probe_runs.get_run(context.sessions, run_id)
+    if row is None or row.document is None:
+        return None
+    return ProbeRunDocument.model_validate(row.document)
+
+
+@router.get("/r/{report_id}.json")
+def report_json(report_id: str, context: ContextDep) -> Response:
+    row = get_report(context.sessions, report_id)
+    if row is None:
+        raise HTTPException(404, "report not found")
+    body = report_public(row).model_dump_json(indent=2)
+    return Response(body, media_type="application/json", headers={
+        **REPORT_HEADERS,
+        "Content-Disposition": f'inline; filename="framework-advisor-{report_id}.json"'})
+
+
+@router.get("/r/{report_id}.md")
+def report_md(report_id: str, request: Request, context: ContextDep) -> Response:
+    row = get_report(context.sessions, report_id)
+    if row is None:
+        raise HTTPException(404, "report not found")
+    text = report_markdown(report_public(row), str(request.base_url))
+    return Response(text, media_type="text/markdown; charset=utf-8", headers={
+        **REPORT_HEADERS,
+        "Content-Disposition": f'attachment; filename="framework-advisor-{report_id}.md"'})
+
+
+@router.get("/r/{report_id}", response_class=HTMLResponse)
+def report_page(report_id: str, request: Request, context: ContextDep) -> HTMLResponse:
+    row = get_report(context.sessions, report_id)
+    if row is None:
+        return not_found()
+    report = report_public(row)
+    cookie = f"delete_token_{report_id}"
+    token = request.cookies.get(cookie)
+    document = _probe_document(context, report.probe_run_id)
+    response = render(
+        "report.html", headers={
+            **REPORT_HEADERS,
+            "Link": f'</r/{report_id}.json>; rel="alternate"; type="application/json"'},
+        title=report.title or "Framework Advisor report", report=report,
+        rec=report.recommendation, delete_token=token,
+        measurements=charts.measurement_tables(document) if document else None,
+        document=document,
+    )
+    if token:
+        response.delete_cookie(cookie, path=f"/r/{report_id}")
+    return response
+
+
+@router.get("/probes", response_class=HTMLResponse)
+def probes_page(context: ContextDep) -> HTMLResponse:
+    runs = probe_runs.recent_runs(context.sessions)
+    return render("probes.html", title="Probes", runs=runs, error=None)
+
+
+@router.post("/probes", response_class=HTMLResponse)
+async def start_probe_run(request: Request, context: ContextDep) -> Response:
+    form = parse_qs((await request.body()).decode("utf-8", errors="replace"))
+    models = [m for m in form.get("models", []) if m in ("mlp", "cnn", "transformer")]
+    frameworks = [f for f in form.get("frameworks", []) if f in ("pytorch", "tensorflow")]
+    mode = form.get("mode", ["quick"])[-1]
+    error = None
+    if not models or not frameworks or mode not in ("quick", "full"):
+        error = "Choose at least one model and one framework, and quick or full mode."
+    elif context.limiter.check("probe_runs", client_address(
+            request, context.settings.trust_forwarded_for)) is not None:
+        error = "Too many probe runs from your address; try again later."
+    elif probe_runs.count_queued(context.sessions) >= context.settings.probe_queue_limit:
+        error = "The probe queue is full; try again when a run has finished."
+    if error:
+        return render("probes.html", status_code=422, title="Probes",
+                      runs=probe_runs.recent_runs(context.sessions), error=error)
+    row = probe_runs.enqueue(context.sessions, models=models, frameworks=frameworks, mode=mode)
+    return RedirectResponse(f"/probes/{row.id}", status_code=303)
+
+
+@router.get("/probes/{run_id}", response_class=HTMLResponse)
+def probe_run_page(run_id: str, context: ContextDep) -> HTMLResponse:
+    row = probe_runs.get_run(context.sessions, run_id)
+    if row is None:
+        return not_found()
+    document = ProbeRunDocument.model_validate(row.document) if row.document else None
+    return render("probe_run.html", title="Probe run", run=row, document=document,
+                  measurements=charts.measurement_tables(document) if document else None,
+                  ahead=probe_runs.queued_ahead(context.sessions, row)
+                  if row.status == "queued" else None)
+
+
+@router.get("/rules", response_class=HTMLResponse)
+def rules_page(context: ContextDep) -> HTMLResponse:
+    return render("rules.html", title="Rules", rule_set=context.rule_set)
+
+
+@router.get("/robots.txt", response_class=PlainTextResponse)
+def robots() -> str:
+    return "User-agent: *\nDisallow: /r/\n"
