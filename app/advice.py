@@ -18,7 +18,11 @@ from app.storage import probe_runs
 
 
 class ProbeRunNotUsable(AdvisorError):
-    """The cited probe run does not exist or has no results yet."""
+    """The cited probe run does not exist (404) or has no results yet (409)."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -34,10 +38,10 @@ def choose_probe_run(sessions: sessionmaker[Session], requested: str | None
     if requested is not None:
         row = probe_runs.get_run(sessions, requested)
         if row is None:
-            raise ProbeRunNotUsable(f"probe_run_id: no probe run {requested!r}")
+            raise ProbeRunNotUsable(f"probe_run_id: no probe run {requested!r}", 404)
         if row.document is None:
             raise ProbeRunNotUsable(f"probe_run_id: probe run {requested} has no results "
-                                    f"(status {row.status})")
+                                    f"(status {row.status})", 409)
         return ProbeRunDocument.model_validate(row.document), row.id, "requested"
     row = probe_runs.latest_successful(sessions)
     if row is None or row.document is None:
@@ -76,10 +80,8 @@ def answer_labels(rule_set: RuleSet, answers: Answers) -> list[dict[str, Any]]:
     return out
 
 
-def problems_to_detail(exc: AnswersError | ProbeRunNotUsable) -> list[dict[str, Any]]:
+def problems_to_detail(exc: AnswersError) -> list[dict[str, Any]]:
     """Return FastAPI-style 422 details ({loc, msg, type}) naming each bad field."""
-    if isinstance(exc, ProbeRunNotUsable):
-        return [{"loc": ["body", "probe_run_id"], "msg": str(exc), "type": "probe_run_not_usable"}]
     return [_issue(p) for p in exc.problems]
 
 

@@ -9,7 +9,11 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from fastapi.staticfiles import StaticFiles
 
 from app import pages
@@ -51,14 +55,30 @@ def create_app(settings: Settings | None = None, *, run_probe_worker: bool = Tru
         engine.dispose()
 
     app = FastAPI(title="Framework Advisor", version="1.0.0", lifespan=lifespan,
+                  docs_url=None, redoc_url=None,  # /docs is served from static/ (pages.py)
                   description="PyTorch or TensorFlow for your team's workflow: sourced rules "
                               "and numbers measured on your machine.")
     app.state.context = context
 
     @app.exception_handler(AnswersError)
-    @app.exception_handler(ProbeRunNotUsable)
-    async def bad_answers(_: Request, exc: Exception) -> JSONResponse:
+    async def bad_answers(_: Request, exc: AnswersError) -> JSONResponse:
         return JSONResponse({"detail": problems_to_detail(exc)}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code != 405:
+            return await http_exception_handler(request, exc)
+        # Two routes can share a path (GET and DELETE /api/v1/reports/{id}); the
+        # Allow header must list the methods of all of them.
+        allowed = sorted({m for route in app.routes if isinstance(route, APIRoute)
+                          and route.matches(request.scope)[0] != Match.NONE
+                          for m in route.methods})
+        return JSONResponse({"detail": "method not allowed"}, status_code=405,
+                            headers={"Allow": ", ".join(allowed)})
+
+    @app.exception_handler(ProbeRunNotUsable)
+    async def unusable_probe_run(_: Request, exc: ProbeRunNotUsable) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=exc.status)
 
     app.add_middleware(SecurityMiddleware, max_body_bytes=settings.max_body_bytes)
     for module in (questionnaire, recommendations, reports, probe_runs, health):

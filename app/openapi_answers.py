@@ -13,12 +13,20 @@ def question_schema(question: Question) -> dict[str, Any]:
     if question.type == "single":
         schema |= {"type": "string", "enum": list(question.values)}
     elif question.type == "multi":
-        schema |= {"type": "array", "items": {"type": "string", "enum": list(question.values)},
-                   "uniqueItems": True}
+        plain = [v for v in question.values if v not in question.exclusive]
+        choices: dict[str, Any] = {"type": "array", "items": {"type": "string", "enum": plain},
+                                   "uniqueItems": True}
         if question.required:
-            schema["minItems"] = 1
+            choices["minItems"] = 1
         if question.max_items:
-            schema["maxItems"] = question.max_items
+            choices["maxItems"] = question.max_items
+        if not question.exclusive:
+            schema |= choices
+        else:
+            # An exclusive option ("none", "research_only") stands alone.
+            schema["anyOf"] = [choices] + [
+                {"type": "array", "items": {"type": "string", "const": only},
+                 "minItems": 1, "maxItems": 1} for only in question.exclusive]
     elif question.type == "boolean":
         schema["type"] = "boolean"
     elif question.type == "number":

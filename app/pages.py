@@ -21,7 +21,7 @@ from app.errors import AnswersError
 from app.form_answers import answers_from_form
 from app.probe_document import ProbeRunDocument
 from app.report_view import report_markdown, report_public
-from app.security import client_address
+from app.security import CSP, client_address
 from app.storage import probe_runs
 from app.storage.reports import get_report
 
@@ -36,6 +36,7 @@ templates.globals["charts"] = charts
 LABELS = {"pytorch": "PyTorch", "tensorflow": "TensorFlow", "both": "Both"}
 templates.globals["LABELS"] = LABELS
 router = APIRouter(include_in_schema=False)
+DOCS_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
 REPORT_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
 
@@ -74,6 +75,8 @@ async def submit_questionnaire(request: Request, context: ContextDep) -> Respons
         report_id, token, _ = store_report(context, ReportCreate(answers=raw))
     except (AnswersError, ProbeRunNotUsable) as exc:
         errors = {p.location: p.message for p in getattr(exc, "problems", [])}
+        if isinstance(exc, ProbeRunNotUsable):
+            errors = {"probe_run_id": str(exc)}
         return render("questionnaire.html", status_code=422, title="Framework Advisor",
                       questionnaire=questionnaire, values=raw, errors=errors,
                       form_error="Some answers need another look; see the marked questions.")
@@ -181,6 +184,13 @@ def probe_run_page(run_id: str, context: ContextDep) -> HTMLResponse:
 @router.get("/rules", response_class=HTMLResponse)
 def rules_page(context: ContextDep) -> HTMLResponse:
     return render("rules.html", title="Rules", rule_set=context.rule_set)
+
+
+@router.get("/docs", response_class=HTMLResponse)
+def api_docs() -> HTMLResponse:
+    # Swagger UI sets inline styles from script; only this page allows them, and
+    # still only from this origin.
+    return render("docs.html", headers={"Content-Security-Policy": DOCS_CSP})
 
 
 @router.get("/robots.txt", response_class=PlainTextResponse)

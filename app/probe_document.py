@@ -6,12 +6,38 @@ imports no framework."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictFloat
 
 SCHEMA = "framework-advisor/probe-run@1"
 RunStatus = Literal["succeeded", "partial", "failed"]
+
+
+# Numbers and flags are strict: a document from another machine that says
+# "batch_size": false or "n": "12" is refused, not coerced.
+Number = StrictFloat  # accepts ints, refuses bools and strings
+
+
+def _iso_only(value: Any) -> Any:
+    if isinstance(value, str | dt.datetime):
+        return value
+    raise ValueError("expected an ISO 8601 date-time string")
+
+
+Timestamp = Annotated[dt.datetime, BeforeValidator(_iso_only)]
+
+
+def _number_not_flag(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("expected a whole number")
+    return value
+
+
+def count(**constraints: Any) -> Any:
+    """Return a whole-number type (12 and 12.0, never true or "12") with its constraints,
+    placed before the validator so that they show in the JSON Schema."""
+    return Annotated[int, Field(**constraints), BeforeValidator(_number_not_flag)]
 
 
 class _Strict(BaseModel):
@@ -21,15 +47,15 @@ class _Strict(BaseModel):
 class Stats(_Strict):
     """Distribution of repeated timings (spec §5): percentiles, mean, stdev, n, CV."""
 
-    p50: float
-    p90: float
-    p95: float
-    p99: float
-    mean: float
-    stdev: float
-    n: int = Field(ge=1)
-    cv: float = Field(ge=0, description="coefficient of variation, stdev/mean")
-    total_s: float = Field(ge=0, description="seconds spent timing")
+    p50: Number
+    p90: Number
+    p95: Number
+    p99: Number
+    mean: Number
+    stdev: Number = Field(ge=0)
+    n: count(ge=1)
+    cv: Number = Field(ge=0, description="coefficient of variation, stdev/mean")
+    total_s: Number = Field(ge=0, description="seconds spent timing")
 
 
 class Measurement(_Strict):
@@ -37,12 +63,12 @@ class Measurement(_Strict):
         description="'both' for comparisons between the frameworks (parity)")
     model: Literal["mlp", "cnn", "transformer"] | None = None
     variant: str | None = None
-    metric: str = Field(max_length=64)
+    metric: str = Field(min_length=1, max_length=64)
     unit: str = Field(max_length=16)
-    value: float = Field(description="the headline number: p50 for timing distributions")
+    value: Number = Field(description="the headline number: p50 for timing distributions")
     stats: Stats | None = None
-    noisy: bool = Field(False, description="coefficient of variation of 15% or more")
-    batch_size: int | None = None
+    noisy: StrictBool = Field(False, description="coefficient of variation of 15% or more")
+    batch_size: count(ge=1) | None = None
 
 
 class Failure(_Strict):
@@ -57,14 +83,14 @@ class ProbeSettings(_Strict):
     mode: Literal["quick", "full", "test"]
     models: list[Literal["mlp", "cnn", "transformer"]]
     frameworks: list[Literal["pytorch", "tensorflow"]]
-    threads: int = Field(ge=1)
-    warmup_calls: int
-    warmup_s: float
-    min_samples: int
-    min_seconds: float
-    timeout_s: float
-    seed: int
-    parity_tolerance: float
+    threads: count(ge=1)
+    warmup_calls: count(ge=0)
+    warmup_s: Number = Field(ge=0)
+    min_samples: count(ge=1)
+    min_seconds: Number = Field(ge=0)
+    timeout_s: Number = Field(gt=0)
+    seed: count()
+    parity_tolerance: Number = Field(gt=0)
 
 
 class FrameworkInfo(_Strict):
@@ -73,12 +99,12 @@ class FrameworkInfo(_Strict):
 
 
 class Environment(_Strict):
-    cpu_model: str
-    cores: int
-    memory_mb: float
-    os: str
-    python: str
-    threads: int
+    cpu_model: str = Field(max_length=200)
+    cores: count(ge=1)
+    memory_mb: Number = Field(gt=0)
+    os: str = Field(max_length=200)
+    python: str = Field(max_length=50)
+    threads: count(ge=1)
     thread_settings: dict[str, str] = Field(default_factory=dict)
     accelerators: list[str] = Field(default_factory=list)
     frameworks: dict[str, FrameworkInfo] = Field(default_factory=dict)
@@ -88,9 +114,9 @@ class Environment(_Strict):
 class ProbeRunDocument(_Strict):
     schema_: Literal["framework-advisor/probe-run@1"] = Field(SCHEMA, alias="schema")
     status: RunStatus
-    started_at: dt.datetime
-    finished_at: dt.datetime
-    duration_s: float
+    started_at: Timestamp
+    finished_at: Timestamp
+    duration_s: Number = Field(ge=0)
     settings: ProbeSettings
     environment: Environment
     measurements: list[Measurement] = Field(default_factory=list, max_length=5000)

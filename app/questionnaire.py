@@ -225,6 +225,10 @@ def _coerce(question: Question, value: Any) -> AnswerValue:
         if bad:
             shown = ", ".join(repr(v) for v in bad)
             raise ValueError(f"{shown} not allowed; expected {allowed}")
+        repeated = sorted({v for v in value if list(value).count(v) > 1})
+        if repeated:
+            raise ValueError(f"{', '.join(map(repr, repeated))} given more than once; "
+                             f"expected {allowed}")
         chosen = tuple(sorted(set(value)))
         if question.required and not chosen:
             raise ValueError(f"choose at least one; expected {allowed}")

@@ -278,7 +278,7 @@ def test_imported_probe_runs_become_evidence_by_id(client):
     assert bad.status_code == 422 and "schema" in bad.text
     unknown = client.post("/api/v1/recommendations", json={
         "answers": example(), "probe_run_id": "AAAAAAAAAAAAAAAAAAAAAAAA"})
-    assert unknown.status_code == 422 and "probe_run_id" in unknown.text
+    assert unknown.status_code == 404 and "probe_run_id" in unknown.text
 
 
 def test_latest_successful_local_run_is_used_by_default_and_named(client):

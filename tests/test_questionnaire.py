@@ -29,7 +29,7 @@ def test_spec_question_ids_and_values_are_all_present(rule_set):
 
 
 def test_valid_answers_are_normalised(rule_set, answers):
-    answers["priorities"] = ["debuggability", "iteration_speed", "debuggability"]
+    answers["priorities"] = ["iteration_speed", "debuggability"]
     validated = validate_answers(rule_set.questionnaire, answers)
     assert validated["priorities"] == ("debuggability", "iteration_speed")
     assert "latency_budget_ms" not in validated
@@ -63,6 +63,11 @@ def test_numbers_are_range_and_type_checked(rule_set, answers):
     for bad in (-1, 100001, 2.5, True, "12", float("nan")):
         answers["models_in_production"] = bad
         assert "models_in_production" in problems(rule_set, answers), bad
+
+
+def test_repeated_choices_are_refused(rule_set, answers):
+    answers["priorities"] = ["debuggability", "debuggability"]
+    assert "more than once" in problems(rule_set, answers)["priorities"]
 
 
 def test_exclusive_choices_cannot_be_combined(rule_set, answers):

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, HTTPException, Response
 
 from app.api.deps import ContextDep, rate_limited
 from app.api.schemas import ProbeRunCreate, ProbeRunPublic, errors
-from app.probe_io import ProbeDocumentError, parse_probe_document
+from app.probe_document import ProbeRunDocument
 from app.storage import probe_runs
 from app.storage.tables import ProbeRunRow
 
@@ -26,7 +24,7 @@ def run_public(context: ContextDep, row: ProbeRunRow, with_results: bool = True
     )
 
 
-@router.post("", status_code=202, responses=errors(413, 422, 429),
+@router.post("", status_code=202, responses=errors(400, 413, 422, 429),
              dependencies=[rate_limited("probe_runs")], summary="Queue a probe run")
 def start(body: ProbeRunCreate, context: ContextDep, response: Response) -> ProbeRunPublic:
     if probe_runs.count_queued(context.sessions) >= context.settings.probe_queue_limit:
@@ -52,13 +50,9 @@ def read(run_id: str, context: ContextDep) -> ProbeRunPublic:
     return run_public(context, row)
 
 
-@router.post("/import", status_code=201, responses=errors(413, 422, 429),
+@router.post("/import", status_code=201, responses=errors(400, 413, 422, 429),
              dependencies=[rate_limited("probe_runs")],
              summary="Import a document written by `advisor probe --output`")
-def import_document(document: dict[str, Any], context: ContextDep) -> ProbeRunPublic:
-    try:
-        parsed = parse_probe_document(document, "body")
-    except ProbeDocumentError as exc:
-        raise HTTPException(422, [{"loc": ["body"], "msg": str(exc), "type": "probe_document"}]
-                            ) from None
-    return run_public(context, probe_runs.store_imported(context.sessions, parsed.to_json()))
+def import_document(document: ProbeRunDocument, context: ContextDep) -> ProbeRunPublic:
+    # The body is validated against the framework-advisor/probe-run@1 schema by its model.
+    return run_public(context, probe_runs.store_imported(context.sessions, document.to_json()))

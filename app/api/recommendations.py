@@ -12,7 +12,7 @@ from app.recommendation import Recommendation
 router = APIRouter(prefix="/api/v1", tags=["recommendations"])
 
 
-@router.post("/recommendations", responses=errors(413, 422),
+@router.post("/recommendations", responses=errors(400, 404, 409, 413, 422),
              summary="Score answers and return the recommendation")
 def recommend(body: RecommendationRequest, context: ContextDep) -> Recommendation:
     return advise(context.rule_set, context.sessions, body.answers, body.probe_run_id

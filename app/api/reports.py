@@ -30,7 +30,7 @@ def store_report(context: ContextDep, body: ReportCreate) -> tuple[str, str, obj
     return new.id, new.delete_token, advice.recommendation
 
 
-@router.post("", status_code=201, responses=errors(413, 422, 429),
+@router.post("", status_code=201, responses=errors(400, 404, 409, 413, 422, 429),
              dependencies=[rate_limited("reports")], summary="Create a shareable report")
 def create(body: ReportCreate, context: ContextDep, response: Response) -> ReportCreated:
     report_id, token, recommendation = store_report(context, body)

@@ -23,7 +23,7 @@ class RecommendationRequest(_In):
         description="Question id -> answer; see GET /api/v1/questionnaire. Checked against the "
                     "questionnaire: every problem is reported at once with a 422.")
     probe_run_id: str | None = Field(
-        None, max_length=64, description="Probe run to use as evidence; by default the latest "
+        None, pattern=r"^[A-Za-z0-9_-]{1,64}$", description="Probe run to use as evidence; by default the latest "
                                          "successful local run, if any.")
 
 
@@ -112,7 +112,9 @@ class Health(BaseModel):
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "The body could not be read (not UTF-8 JSON)"},
     404: {"model": ErrorBody, "description": "Not found (unknown and malformed ids alike)"},
+    409: {"model": ErrorBody, "description": "The cited probe run has no results yet"},
     413: {"model": ErrorBody, "description": "Request body larger than the limit"},
     422: {"model": ValidationErrorBody, "description": "Input does not fit; every problem named"},
     429: {"model": ErrorBody, "description": "Too many requests from this client; see Retry-After"},

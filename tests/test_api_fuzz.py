@@ -1,0 +1,27 @@
+"""Schema-based fuzzing of the whole API with schemathesis, against the app's own OpenAPI:
+no server error, and every response fits the schema."""
+
+from __future__ import annotations
+
+import schemathesis
+from hypothesis import HealthCheck, settings
+
+from app.main import create_app
+from app.settings import Settings
+
+
+def make_app():
+    import tempfile
+
+    directory = tempfile.mkdtemp(prefix="advisor-fuzz-")
+    return create_app(Settings(database_url=f"sqlite:///{directory}/fuzz.db",
+                               rate_limit_enabled=False), run_probe_worker=False)
+
+
+schema = schemathesis.openapi.from_asgi("/openapi.json", make_app())
+
+
+@schema.parametrize()
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+def test_api_never_errors_and_keeps_its_schema(case):
+    case.call_and_validate()
