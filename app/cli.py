@@ -23,6 +23,9 @@ cli = typer.Typer(help="Framework Advisor: PyTorch or TensorFlow, for your team'
                   no_args_is_help=True, pretty_exceptions_enable=False)
 rules_cli = typer.Typer(help="Work with the rule set.", no_args_is_help=True)
 cli.add_typer(rules_cli, name="rules")
+bench_cli = typer.Typer(help="Benchmarks: print numbers and ratios, assert nothing.",
+                        no_args_is_help=True)
+cli.add_typer(bench_cli, name="bench")
 db_cli = typer.Typer(help="Manage the database.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 # Pipes and CI logs get a wide console so tables are not squeezed to 80 columns.
@@ -238,15 +241,26 @@ def rules_check(rules: RulesOption = None) -> None:
     )
 
 
-@cli.command()
-def bench(
+@bench_cli.command("scoring")
+def bench_scoring(
     rules: RulesOption = None,
     generated: Annotated[int, typer.Option(help="Size of the generated rule set.")] = 10_000,
 ) -> None:
-    """Benchmark scoring: one answer set, a generated rule set, and the flip analysis."""
+    """Scoring: one answer set, a generated rule set, and the flip analysis."""
     from app.benchmark_scoring import run_scoring_benchmark
 
     run_scoring_benchmark(rules_from(rules), generated, out)
+
+
+@bench_cli.command("server")
+def bench_server(
+    seconds: Annotated[int, typer.Option(help="Seconds of load per endpoint.")] = 10,
+    connections: Annotated[int, typer.Option(help="Concurrent connections.")] = 32,
+) -> None:
+    """The real server under wrk: trivial endpoint vs recommendations and report reads."""
+    from app.benchmark_server import run_server_benchmark
+
+    run_server_benchmark(out, seconds=seconds, connections=connections)
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.probe_worker import ProbeWorker
+from app.render_cache import RenderCache
 from app.rule_set import RuleSet
 from app.security import RateLimiter
 from app.settings import Settings
@@ -21,3 +22,4 @@ class ServiceContext:
     sessions: sessionmaker[Session]
     limiter: RateLimiter
     worker: ProbeWorker | None
+    renders: RenderCache

@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.openapi.utils import get_openapi
 from fastapi.exception_handlers import http_exception_handler
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
-from fastapi.staticfiles import StaticFiles
 
 from app import pages
 from app.advice import ProbeRunNotUsable, problems_to_detail
@@ -23,6 +23,7 @@ from app.context import ServiceContext
 from app.errors import AnswersError
 from app.openapi_answers import answers_schema
 from app.probe_worker import ProbeWorker
+from app.render_cache import RenderCache
 from app.rule_set import load_rule_set
 from app.security import RateLimiter, SecurityMiddleware
 from app.settings import Settings
@@ -43,7 +44,8 @@ def create_app(settings: Settings | None = None, *, run_probe_worker: bool = Tru
         "probe_runs": (settings.rate_limit_probe_runs_per_hour, 3600.0),
     })
     worker = ProbeWorker(sessions, settings.probe_timeout_s) if run_probe_worker else None
-    context = ServiceContext(settings, rule_set, engine, sessions, limiter, worker)
+    context = ServiceContext(settings, rule_set, engine, sessions, limiter, worker,
+                             RenderCache(settings.render_cache_entries))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

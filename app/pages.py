@@ -20,10 +20,10 @@ from app.api.schemas import ReportCreate
 from app.errors import AnswersError
 from app.form_answers import answers_from_form
 from app.probe_document import ProbeRunDocument
-from app.report_view import report_markdown, report_public
+from app.report_view import report_json_bytes, report_markdown, report_public
 from app.security import CSP, client_address
 from app.storage import probe_runs
-from app.storage.reports import get_report
+from app.storage.reports import get_report, report_exists
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 templates = Environment(
@@ -99,10 +99,9 @@ def _probe_document(context: ContextDep, run_id: str | None) -> ProbeRunDocument
 
 @router.get("/r/{report_id}.json")
 def report_json(report_id: str, context: ContextDep) -> Response:
-    row = get_report(context.sessions, report_id)
-    if row is None:
+    body = report_json_bytes(context.sessions, context.renders, report_id)
+    if body is None:
         raise HTTPException(404, "report not found")
-    body = report_public(row).model_dump_json(indent=2)
     return Response(body, media_type="application/json", headers={
         **REPORT_HEADERS,
         "Content-Disposition": f'inline; filename="framework-advisor-{report_id}.json"'})
@@ -119,24 +118,36 @@ def report_md(report_id: str, request: Request, context: ContextDep) -> Response
         "Content-Disposition": f'attachment; filename="framework-advisor-{report_id}.md"'})
 
 
-@router.get("/r/{report_id}", response_class=HTMLResponse)
-def report_page(report_id: str, request: Request, context: ContextDep) -> HTMLResponse:
+def _report_html(context: ContextDep, report_id: str, delete_token: str | None) -> bytes:
     row = get_report(context.sessions, report_id)
     if row is None:
-        return not_found()
+        return b""
     report = report_public(row)
-    cookie = f"delete_token_{report_id}"
-    token = request.cookies.get(cookie)
     document = _probe_document(context, report.probe_run_id)
-    response = render(
-        "report.html", headers={
-            **REPORT_HEADERS,
-            "Link": f'</r/{report_id}.json>; rel="alternate"; type="application/json"'},
+    return templates.get_template("report.html").render(
         title=report.title or "Framework Advisor report", report=report,
-        rec=report.recommendation, delete_token=token,
+        rec=report.recommendation, delete_token=delete_token,
         measurements=charts.measurement_tables(document) if document else None,
         document=document,
-    )
+    ).encode()
+
+
+@router.get("/r/{report_id}", response_class=HTMLResponse)
+def report_page(report_id: str, request: Request, context: ContextDep) -> HTMLResponse:
+    if not report_exists(context.sessions, report_id):
+        return not_found()
+    cookie = f"delete_token_{report_id}"
+    token = request.cookies.get(cookie)
+    if token:  # shown once, so never cached
+        html = _report_html(context, report_id, token)
+    else:
+        html = context.renders.get_or_render(
+            ("html", report_id), lambda: _report_html(context, report_id, None))
+    if not html:
+        return not_found()
+    response = HTMLResponse(html, headers={
+        **REPORT_HEADERS,
+        "Link": f'</r/{report_id}.json>; rel="alternate"; type="application/json"'})
     if token:
         response.delete_cookie(cookie, path=f"/r/{report_id}")
     return response

@@ -31,6 +31,9 @@ class Settings(BaseSettings):
         900.0, gt=0, description="Time limit for one framework's probe subprocess."
     )
     probe_queue_limit: int = Field(20, ge=1, description="Most probe runs queued at once.")
+    render_cache_entries: int = Field(
+        1024, ge=0, description="Rendered reports (JSON, HTML, Markdown) kept in memory; 0 = none."
+    )
     trust_forwarded_for: bool = Field(
         False, description="Use X-Forwarded-For for the client address (only behind a proxy)."
     )

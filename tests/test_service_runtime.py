@@ -136,9 +136,8 @@ worker.stop()
 
 
 @pytest.mark.probes
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_server_processes_sharing_postgresql_never_run_two_probe_jobs_at_once(database_url):
-    if not database_url.startswith("postgresql"):
-        pytest.skip("the multi-process queue test is about PostgreSQL")
     engine = make_engine(database_url)
     migrate(engine)
     sessions = session_factory(engine)

@@ -9,11 +9,12 @@ from fastapi import APIRouter, Header, HTTPException, Response
 from app.advice import advise, answer_labels
 from app.api.deps import ContextDep, rate_limited
 from app.api.schemas import ReportCreate, ReportCreated, ReportPublic, errors
-from app.report_view import report_public
+from app.report_view import report_json_bytes
 from app.storage.reports import DeleteRefused, create_report, delete_report, get_report
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 NOT_FOUND = "report not found"
+REPORT_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
 
 def store_report(context: ContextDep, body: ReportCreate) -> tuple[str, str, object]:
@@ -39,14 +40,13 @@ def create(body: ReportCreate, context: ContextDep, response: Response) -> Repor
                          recommendation=recommendation)
 
 
-@router.get("/{report_id}", responses=errors(404), summary="A report as JSON")
-def read(report_id: str, context: ContextDep, response: Response) -> ReportPublic:
-    row = get_report(context.sessions, report_id)
-    if row is None:
+@router.get("/{report_id}", response_model=ReportPublic, responses=errors(404),
+            summary="A report as JSON")
+def read(report_id: str, context: ContextDep) -> Response:
+    body = report_json_bytes(context.sessions, context.renders, report_id)
+    if body is None:
         raise HTTPException(404, NOT_FOUND)
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return report_public(row)
+    return Response(body, media_type="application/json", headers=REPORT_HEADERS)
 
 
 @router.delete("/{report_id}", status_code=204, responses={
@@ -62,6 +62,7 @@ def delete(report_id: str, context: ContextDep,
                             headers={"WWW-Authenticate": "Bearer"})
     try:
         deleted = delete_report(context.sessions, report_id, token.strip())
+        context.renders.forget(report_id)
     except DeleteRefused:
         raise HTTPException(403, "wrong delete token") from None
     if not deleted:

@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.storage.identifiers import is_well_formed, new_delete_token, new_id, token_matches
@@ -42,6 +43,14 @@ def get_report(sessions: sessionmaker[Session], report_id: str) -> ReportRow | N
         return None
     with sessions() as session:
         return session.get(ReportRow, report_id)
+
+
+def report_exists(sessions: sessionmaker[Session], report_id: str) -> bool:
+    """Return whether the report exists: one indexed lookup, no JSON decoding."""
+    if not is_well_formed(report_id):
+        return False
+    with sessions() as session:
+        return session.scalar(select(ReportRow.id).where(ReportRow.id == report_id)) is not None
 
 
 class DeleteRefused(Exception):
