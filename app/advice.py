@@ -3,7 +3,12 @@ snapshot what a report needs. Shared by the API and the HTML form."""
 
 from __future__ import annotations
 
+import json
+import threading
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -28,35 +33,135 @@ class ProbeRunNotUsable(AdvisorError):
 @dataclass(frozen=True)
 class Advice:
     answers: Answers
-    recommendation: Recommendation
+    json: bytes  # the recommendation serialised, ready to send (and all the memo keeps)
     probe_run_id: str | None
 
+    @cached_property
+    def recommendation(self) -> Recommendation:
+        return Recommendation.model_validate_json(self.json)
 
-def choose_probe_run(sessions: sessionmaker[Session], requested: str | None
+
+_REQUESTED = object()  # the body named its probe run: the latest run does not matter
+
+
+class AdviceCache:
+    """Finished probe documents and recommendations, memoised in this process.
+
+    Both are pure: a finished probe run never changes, and a recommendation is a function
+    of (answers, rules version, probe run). Bounded LRU maps; 0 entries disables them."""
+
+    def __init__(self, max_entries: int, ttl_s: float = 0.0):
+        self.max_entries = max_entries
+        self.ttl_s = ttl_s
+        self._latest: tuple[float, str | None] = (0.0, None)
+        self._responses: OrderedDict[bytes, tuple[object, bytes]] = OrderedDict()
+        self._documents: OrderedDict[str, ProbeRunDocument] = OrderedDict()
+        self._recommendations: OrderedDict[tuple[str, str | None, str, str],
+                                           tuple[Answers, bytes]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _get(self, table: OrderedDict, key: Any) -> Any:
+        with self._lock:
+            found = table.get(key)
+            if found is not None:
+                table.move_to_end(key)
+            return found
+
+    def _put(self, table: OrderedDict, key: Any, value: Any) -> None:
+        if self.max_entries <= 0:
+            return
+        with self._lock:
+            table[key] = value
+            while len(table) > self.max_entries:
+                table.popitem(last=False)
+
+    def recommendation(self, key: tuple[str, str | None, str, str]
+                       ) -> tuple[Answers, bytes] | None:
+        return self._get(self._recommendations, key)
+
+    def remember(self, key: tuple[str, str | None, str, str],
+                 value: tuple[Answers, bytes]) -> None:
+        self._put(self._recommendations, key, value)
+
+    def latest_id(self, sessions: sessionmaker[Session]) -> str | None:
+        """Return the latest successful local run's id, asking at most once per ttl_s."""
+        now = time.monotonic()
+        expires, found = self._latest
+        if expires > now:
+            return found
+        found = probe_runs.latest_successful_id(sessions)
+        self._latest = (now + self.ttl_s, found)
+        return found
+
+    def response_for(self, body: bytes) -> bytes | None:
+        """Return the recommendation JSON for a request body seen before, if still valid:
+        same bytes, and (without a probe_run_id) the same latest probe run."""
+        found = self._get(self._responses, body)
+        if found is None:
+            return None
+        latest_when_made, payload = found
+        if latest_when_made is not _REQUESTED and latest_when_made != self._latest[1]:
+            return None  # a newer probe run exists: score again
+        if self._latest[0] <= time.monotonic() and latest_when_made is not _REQUESTED:
+            return None  # the latest-run lookup has expired: let advise() refresh it
+        return payload
+
+    def remember_response(self, body: bytes, probe_run_id: str | None, advice: Advice) -> None:
+        marker = _REQUESTED if probe_run_id is not None else advice.probe_run_id
+        self._put(self._responses, body, (marker, advice.json))
+
+    def document(self, sessions: sessionmaker[Session], run_id: str) -> ProbeRunDocument | None:
+        found = self._get(self._documents, run_id)
+        if found is None:
+            row = probe_runs.get_run(sessions, run_id)
+            if row is None or row.document is None or row.status in probe_runs.ACTIVE:
+                return None
+            found = ProbeRunDocument.model_validate(row.document)
+            self._put(self._documents, run_id, found)
+        return found
+
+
+def choose_probe_run(sessions: sessionmaker[Session], cache: AdviceCache, requested: str | None
                      ) -> tuple[ProbeRunDocument | None, str | None, str]:
     """Return (document, run id, how it was chosen): the requested run, else the latest."""
     if requested is not None:
-        row = probe_runs.get_run(sessions, requested)
-        if row is None:
-            raise ProbeRunNotUsable(f"probe_run_id: no probe run {requested!r}", 404)
-        if row.document is None:
+        document = cache.document(sessions, requested)
+        if document is None:
+            row = probe_runs.get_run(sessions, requested)
+            if row is None:
+                raise ProbeRunNotUsable(f"probe_run_id: no probe run {requested!r}", 404)
             raise ProbeRunNotUsable(f"probe_run_id: probe run {requested} has no results "
                                     f"(status {row.status})", 409)
-        return ProbeRunDocument.model_validate(row.document), row.id, "requested"
-    row = probe_runs.latest_successful(sessions)
-    if row is None or row.document is None:
+        return document, requested, "requested"
+    latest = cache.latest_id(sessions)
+    document = cache.document(sessions, latest) if latest else None
+    if document is None:
         return None, None, "none"
-    return ProbeRunDocument.model_validate(row.document), row.id, "latest"
+    return document, latest, "latest"
 
 
 def advise(rule_set: RuleSet, sessions: sessionmaker[Session], raw_answers: Any,
-           probe_run_id: str | None) -> Advice:
+           probe_run_id: str | None, cache: AdviceCache | None = None) -> Advice:
     """Return the recommendation for raw answers; AnswersError / ProbeRunNotUsable on bad input."""
+    cache = cache or AdviceCache(0)
+    document, used_id, chosen = choose_probe_run(sessions, cache, probe_run_id)
+    # Keyed on the raw answers: validation is as deterministic as scoring, so answers
+    # seen before need neither again.
+    try:
+        raw_key = json.dumps(raw_answers, sort_keys=True)
+    except (TypeError, ValueError):
+        raw_key = None
+    key = (raw_key or "", used_id, chosen, rule_set.version)
+    found = cache.recommendation(key) if raw_key is not None else None
+    if found is not None:
+        return Advice(found[0], found[1], used_id)
     answers = validate_answers(rule_set.questionnaire, raw_answers)
-    document, used_id, chosen = choose_probe_run(sessions, probe_run_id)
     recommendation = score_answers(rule_set, answers, document, probe_run_id=used_id,
                                    probe_run_chosen=chosen)
-    return Advice(answers, recommendation, used_id)
+    payload = recommendation.model_dump_json().encode()
+    if raw_key is not None:
+        cache.remember(key, (answers, payload))
+    return Advice(answers, payload, used_id)
 
 
 def answer_labels(rule_set: RuleSet, answers: Answers) -> list[dict[str, Any]]:

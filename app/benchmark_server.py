@@ -25,6 +25,31 @@ from rich.table import Table
 
 from app.rule_set import SHIPPED_RULES_DIR
 
+# Random, valid answer sets built in Lua per request, so nearly every request misses the
+# memo and measures validation and scoring themselves.
+LUA_RANDOM = """
+math.randomseed(os.time() + tonumber(tostring({{}}):sub(8), 16))
+local singles = {singles}
+local multis = {multis}
+local function pick(list) return list[math.random(#list)] end
+request = function()
+  local parts = {{}}
+  for name, values in pairs(singles) do
+    parts[#parts + 1] = '"' .. name .. '": "' .. pick(values) .. '"'
+  end
+  for name, values in pairs(multis) do
+    parts[#parts + 1] = '"' .. name .. '": ["' .. pick(values) .. '"]'
+  end
+  parts[#parts + 1] = '"uses_hub_models": ' .. pick({{"true", "false"}})
+  parts[#parts + 1] = '"needs_mlops_pipeline": ' .. pick({{"true", "false"}})
+  parts[#parts + 1] = '"models_in_production": ' .. math.random(0, 100000)
+  parts[#parts + 1] = '"latency_budget_ms": ' .. math.random(1, 60000)
+  local body = '{{"answers": {{' .. table.concat(parts, ", ") .. '}}}}'
+  return wrk.format("POST", "/api/v1/recommendations",
+                    {{["Content-Type"] = "application/json"}}, body)
+end
+"""
+
 LUA_POST = """
 local bodies = {{}}
 local i = 0
@@ -89,11 +114,15 @@ def run_server_benchmark(console: Console, seconds: int = 10, connections: int =
             lua.write_text(LUA_POST.format(bodies="\n".join(
                 f"bodies[{i + 1}] = {_lua_string(json.dumps({'answers': a}))}"
                 for i, a in enumerate(examples))))
+            random_lua = Path(tmp) / "random.lua"
+            random_lua.write_text(_random_answers_lua())
             targets = [
                 ("trivial JSON (GET /api/v1/ping)", [f"{base}/api/v1/ping"]),
                 ("POST /api/v1/recommendations", ["-s", str(lua), base]),
                 ("GET /api/v1/reports/{id}", [f"{base}/api/v1/reports/{report['id']}"]),
                 ("GET /r/{id} (HTML)", [f"{base}/r/{report['id']}"]),
+                ("POST /api/v1/recommendations, random answers (memo misses)",
+                 ["-s", str(random_lua), base]),
             ]
             peak_rss = [psutil.Process(server.pid).memory_info().rss]
             stop = threading.Event()
@@ -133,8 +162,27 @@ def run_server_benchmark(console: Console, seconds: int = 10, connections: int =
                       f">= {target:.2f}" if target else "—", f"{r['p50_ms']:.2f}",
                       f"{r['p90_ms']:.2f}", f"{r['p99_ms']:.2f}", f"{r['errors']:.0f}")
     console.print(table)
+    console.print("The first POST row cycles the seven example answer files, which the "
+                  "recommendation memo answers after the first request of each; the last row "
+                  "sends random answers, so it measures validation and scoring.",
+                  highlight=False)
     console.print(f"server peak RSS during the run: {max(peak_rss) / 2**20:.0f} MB "
                   "(target < 150 MB); p99 target < 25 ms at 32 connections", highlight=False)
+
+
+def _random_answers_lua() -> str:
+    from app.rule_set import load_rule_set
+
+    questions = load_rule_set().questionnaire.questions()
+    singles, multis = [], []
+    for q in questions:
+        values = ", ".join(f'"{v}"' for v in q.values if v not in q.exclusive)
+        if q.type == "single":
+            singles.append(f"{q.id} = {{{values}}}")
+        elif q.type == "multi" and q.required:
+            multis.append(f"{q.id} = {{{values}}}")
+    return LUA_RANDOM.format(singles="{" + ", ".join(singles) + "}",
+                             multis="{" + ", ".join(multis) + "}")
 
 
 def _wait_ready(base: str) -> None:

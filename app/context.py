@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.advice import AdviceCache
 from app.probe_worker import ProbeWorker
 from app.render_cache import RenderCache
 from app.rule_set import RuleSet
@@ -23,3 +24,4 @@ class ServiceContext:
     limiter: RateLimiter
     worker: ProbeWorker | None
     renders: RenderCache
+    advice: AdviceCache

@@ -74,30 +74,37 @@ def find_flips(rule_set: RuleSet, answers: Answers, lookup: MeasureLookup | None
     base_scores = tally(fired)
     base_choice = decide(rule_set, base_scores)
     fired_ids = {id(r) for r in fired}
+    plain = answers.plain
     flips: list[Flip] = []
     for question in rule_set.questionnaire.questions():
         indexes = rule_set.rules_by_question.get(question.id)
         if not indexes:
             continue
+        # Only rules that read this question can change: their predicate, whether they
+        # fired, and their points, prepared once per question.
+        affected = [(rule_set.rules[i].condition.predicate, id(rule_set.rules[i]) in fired_ids,
+                     rule_set.rules[i].rule.points) for i in indexes]
         thresholds = rule_set.thresholds.get(question.id, set())
         found: list[Flip] = []
-        for value, change in alternatives(question, answers.get(question.id), thresholds):
-            changed = answers.replaced(question.id, value)
-            scores = dict(base_scores)
-            for i in indexes:
-                loaded = rule_set.rules[i]
-                was = id(loaded) in fired_ids
-                now = loaded.condition.predicate(changed.plain, lookup)
-                if was != now:
-                    sign = 1 if now else -1
-                    for framework, points in loaded.rule.points.items():
-                        scores[framework] += sign * points
+        for value, change in alternatives(question, plain.get(question.id), thresholds):
+            changed = dict(plain)
+            if value is None:
+                changed.pop(question.id, None)
+            else:
+                changed[question.id] = value
+            pytorch, tensorflow = base_scores["pytorch"], base_scores["tensorflow"]
+            for predicate, was, points in affected:
+                if predicate(changed, lookup) != was:
+                    sign = -1 if was else 1
+                    pytorch += sign * points.get("pytorch", 0)
+                    tensorflow += sign * points.get("tensorflow", 0)
+            scores = {"pytorch": pytorch, "tensorflow": tensorflow}
             choice = decide(rule_set, scores)
             if choice != base_choice:
                 answer = list(value) if isinstance(value, tuple) else value
                 found.append(Flip(question=question.id, answer=answer, change=change,
                                   recommended=choice, scores=scores))
-        flips.extend(_nearest_numbers(question, answers.get(question.id), found))
+        flips.extend(_nearest_numbers(question, plain.get(question.id), found))
     return flips
 
 

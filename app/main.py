@@ -17,8 +17,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from app import pages
-from app.advice import ProbeRunNotUsable, problems_to_detail
+from app.advice import AdviceCache, ProbeRunNotUsable, problems_to_detail
 from app.api import health, probe_runs, questionnaire, recommendations, reports
+from app.api.schemas import RecommendationRequest
 from app.context import ServiceContext
 from app.errors import AnswersError
 from app.openapi_answers import answers_schema
@@ -45,7 +46,8 @@ def create_app(settings: Settings | None = None, *, run_probe_worker: bool = Tru
     })
     worker = ProbeWorker(sessions, settings.probe_timeout_s) if run_probe_worker else None
     context = ServiceContext(settings, rule_set, engine, sessions, limiter, worker,
-                             RenderCache(settings.render_cache_entries))
+                             RenderCache(settings.render_cache_entries, settings.read_cache_ttl_s),
+                             AdviceCache(settings.advice_cache_entries, settings.read_cache_ttl_s))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -83,9 +85,10 @@ def create_app(settings: Settings | None = None, *, run_probe_worker: bool = Tru
         return JSONResponse({"detail": str(exc)}, status_code=exc.status)
 
     app.add_middleware(SecurityMiddleware, max_body_bytes=settings.max_body_bytes)
-    for module in (questionnaire, recommendations, reports, probe_runs, health):
+    # Routes are matched in order: the hot read paths (report pages, report JSON,
+    # recommendations) come first; the trivial ping, the load benchmark's baseline, last.
+    for module in (pages, reports, recommendations, questionnaire, probe_runs, health):
         app.include_router(module.router)
-    app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     def openapi() -> dict[str, Any]:
@@ -94,6 +97,9 @@ def create_app(settings: Settings | None = None, *, run_probe_worker: bool = Tru
                                  description=app.description, routes=app.routes)
             components = schema["components"]["schemas"]
             components["Answers"] = answers_schema(rule_set.questionnaire)
+            # POST /api/v1/recommendations reads its body itself (see its docstring).
+            components["RecommendationRequest"] = RecommendationRequest.model_json_schema(
+                ref_template="#/components/schemas/{model}")
             for name in ("RecommendationRequest", "ReportCreate"):
                 components[name]["properties"]["answers"] = {"$ref": "#/components/schemas/Answers"}
             app.openapi_schema = schema

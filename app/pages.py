@@ -98,7 +98,7 @@ def _probe_document(context: ContextDep, run_id: str | None) -> ProbeRunDocument
 
 
 @router.get("/r/{report_id}.json")
-def report_json(report_id: str, context: ContextDep) -> Response:
+async def report_json(report_id: str, context: ContextDep) -> Response:
     body = report_json_bytes(context.sessions, context.renders, report_id)
     if body is None:
         raise HTTPException(404, "report not found")
@@ -133,11 +133,12 @@ def _report_html(context: ContextDep, report_id: str, delete_token: str | None) 
 
 
 @router.get("/r/{report_id}", response_class=HTMLResponse)
-def report_page(report_id: str, request: Request, context: ContextDep) -> HTMLResponse:
-    if not report_exists(context.sessions, report_id):
+async def report_page(report_id: str, request: Request, context: ContextDep) -> HTMLResponse:
+    # async: a cached page costs less than the trip to the thread pool (`advisor bench server`)
+    if not context.renders.exists(report_id, lambda: report_exists(context.sessions, report_id)):
         return not_found()
     cookie = f"delete_token_{report_id}"
-    token = request.cookies.get(cookie)
+    token = request.cookies.get(cookie) if "cookie" in request.headers else None
     if token:  # shown once, so never cached
         html = _report_html(context, report_id, token)
     else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -58,9 +59,13 @@ class Question(BaseModel):
             raise ValueError(f"question {self.id}: exclusive names unknown values {sorted(unknown)}")
         return self
 
-    @property
+    @cached_property
     def values(self) -> tuple[str, ...]:
         return tuple(o.value for o in self.options)
+
+    @cached_property
+    def value_set(self) -> frozenset[str]:
+        return frozenset(self.values)
 
     def label_of(self, value: str) -> str:
         """Return the human label of an option value (the value itself if unknown)."""
@@ -199,6 +204,9 @@ def validate_answers(questionnaire: Questionnaire, raw: Any) -> Answers:
         if value is None:
             if question.required:
                 problems.append(Problem(question.id, f"is required; expected {question.allowed()}"))
+            elif question.id in raw:
+                problems.append(Problem(question.id, "null is not an answer; leave the question "
+                                        f"out to leave it unanswered, or give {question.allowed()}"))
             continue
         try:
             values[question.id] = _coerce(question, value)
@@ -209,11 +217,22 @@ def validate_answers(questionnaire: Questionnaire, raw: Any) -> Answers:
     return Answers(values)
 
 
+class _Allowed:
+    def __init__(self, question: Question):
+        self.question = question
+
+    def __str__(self) -> str:
+        return self.question.allowed()
+
+    def __format__(self, spec: str) -> str:
+        return str(self)
+
+
 def _coerce(question: Question, value: Any) -> AnswerValue:
     """Return the value in its canonical type, or raise ValueError saying what is allowed."""
-    allowed = question.allowed()
+    allowed = _Allowed(question)  # formatted only when a message needs it
     if question.type == "single":
-        if not isinstance(value, str) or value not in question.values:
+        if not isinstance(value, str) or value not in question.value_set:
             raise ValueError(f"{value!r} is not allowed; expected {allowed}")
         return value
     if question.type == "multi":
@@ -221,7 +240,7 @@ def _coerce(question: Question, value: Any) -> AnswerValue:
             value = [value]
         if not isinstance(value, list | tuple):
             raise ValueError(f"{value!r} is not a list; expected {allowed}")
-        bad = [v for v in value if not isinstance(v, str) or v not in question.values]
+        bad = [v for v in value if not isinstance(v, str) or v not in question.value_set]
         if bad:
             shown = ", ".join(repr(v) for v in bad)
             raise ValueError(f"{shown} not allowed; expected {allowed}")

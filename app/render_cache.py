@@ -6,15 +6,37 @@ still exists (it may have been deleted through another process) is checked on ev
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 
 
 class RenderCache:
-    def __init__(self, max_entries: int):
+    def __init__(self, max_entries: int, ttl_s: float = 0.0):
         self.max_entries = max_entries
+        self.ttl_s = ttl_s
         self._entries: OrderedDict[Hashable, bytes] = OrderedDict()
+        self._seen: dict[str, float] = {}
         self._lock = threading.Lock()
+
+    def exists(self, report_id: str, check: Callable[[], bool]) -> bool:
+        """Return whether the report exists, asking the database at most once per ttl_s.
+
+        Only positive answers are remembered; a delete in this process forgets at once,
+        a delete through another process is seen here within ttl_s."""
+        now = time.monotonic()
+        with self._lock:
+            expires = self._seen.get(report_id)
+            if expires is not None and expires > now:
+                return True
+        if not check():
+            return False
+        if self.ttl_s > 0:
+            with self._lock:
+                if len(self._seen) > 10 * max(self.max_entries, 1):
+                    self._seen = {k: v for k, v in self._seen.items() if v > now}
+                self._seen[report_id] = now + self.ttl_s
+        return True
 
     def get_or_render(self, key: Hashable, render: Callable[[], bytes]) -> bytes:
         """Return the cached bytes for key, rendering (outside the lock) on a miss."""
@@ -35,5 +57,6 @@ class RenderCache:
     def forget(self, prefix_id: str) -> None:
         """Drop every rendering of one report (after it is deleted here)."""
         with self._lock:
+            self._seen.pop(prefix_id, None)
             for key in [k for k in self._entries if isinstance(k, tuple) and prefix_id in k]:
                 del self._entries[key]

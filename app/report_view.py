@@ -34,7 +34,7 @@ def report_markdown(report: ReportPublic, base_url: str) -> str:
 def report_json_bytes(sessions: sessionmaker[Session], renders: RenderCache, report_id: str
                       ) -> bytes | None:
     """Return the report's JSON (shared by /api/v1/reports/{id} and /r/{id}.json), or None."""
-    if not report_exists(sessions, report_id):
+    if not renders.exists(report_id, lambda: report_exists(sessions, report_id)):
         return None
 
     def render() -> bytes:

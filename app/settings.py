@@ -32,7 +32,15 @@ class Settings(BaseSettings):
     )
     probe_queue_limit: int = Field(20, ge=1, description="Most probe runs queued at once.")
     render_cache_entries: int = Field(
-        1024, ge=0, description="Rendered reports (JSON, HTML, Markdown) kept in memory; 0 = none."
+        512, ge=0, description="Rendered reports (JSON, HTML, Markdown) kept in memory; 0 = none."
+    )
+    advice_cache_entries: int = Field(
+        1024, ge=0, description="Recommendations and probe documents memoised in memory; 0 = none."
+    )
+    read_cache_ttl_s: float = Field(
+        1.0, ge=0, description="Seconds a process trusts that a report exists, or which probe run "
+        "is the latest, before asking the database again. A report deleted through another "
+        "server process stays readable on this one for at most this long; 0 = always ask."
     )
     trust_forwarded_for: bool = Field(
         False, description="Use X-Forwarded-For for the client address (only behind a proxy)."

@@ -10,7 +10,8 @@ from app.context import ServiceContext
 from app.security import client_address
 
 
-def get_context(request: Request) -> ServiceContext:
+async def get_context(request: Request) -> ServiceContext:
+    # async: a plain attribute read must not cost a trip through the thread pool
     return request.app.state.context
 
 
@@ -20,7 +21,7 @@ ContextDep = Annotated[ServiceContext, Depends(get_context)]
 def rate_limited(bucket: str):  # noqa: ANN201 - returns a FastAPI dependency
     """Return a dependency that answers 429 with Retry-After when a client is over its limit."""
 
-    def check(request: Request, context: ContextDep) -> None:
+    async def check(request: Request, context: ContextDep) -> None:
         client = client_address(request, context.settings.trust_forwarded_for)
         wait = context.limiter.check(bucket, client)
         if wait is not None:

@@ -19,5 +19,5 @@ def healthz(context: ContextDep) -> Health:
 
 
 @router.get("/api/v1/ping", summary="A trivial JSON endpoint (the load benchmark's baseline)")
-def ping() -> dict[str, str]:
+async def ping() -> dict[str, str]:
     return {"status": "ok"}

@@ -19,7 +19,8 @@ REPORT_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
 def store_report(context: ContextDep, body: ReportCreate) -> tuple[str, str, object]:
     """Score and store a report; shared by the API and the HTML form."""
-    advice = advise(context.rule_set, context.sessions, body.answers, body.probe_run_id)
+    advice = advise(context.rule_set, context.sessions, body.answers, body.probe_run_id,
+                    context.advice)
     title = body.title or advice.answers.get("project_name")
     new = create_report(
         context.sessions, title=str(title) if title else None,
@@ -42,7 +43,9 @@ def create(body: ReportCreate, context: ContextDep, response: Response) -> Repor
 
 @router.get("/{report_id}", response_model=ReportPublic, responses=errors(404),
             summary="A report as JSON")
-def read(report_id: str, context: ContextDep) -> Response:
+async def read(report_id: str, context: ContextDep) -> Response:
+    # async with an inline lookup: one primary-key read is cheaper than the trip to the
+    # thread pool it would otherwise take (see `advisor bench server`).
     body = report_json_bytes(context.sessions, context.renders, report_id)
     if body is None:
         raise HTTPException(404, NOT_FOUND)

@@ -23,8 +23,8 @@ class RecommendationRequest(_In):
         description="Question id -> answer; see GET /api/v1/questionnaire. Checked against the "
                     "questionnaire: every problem is reported at once with a 422.")
     probe_run_id: str | None = Field(
-        None, pattern=r"^[A-Za-z0-9_-]{1,64}$", description="Probe run to use as evidence; by default the latest "
-                                         "successful local run, if any.")
+        None, pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="Probe run to use as evidence; by default the latest successful local run.")
 
 
 class ReportCreate(RecommendationRequest):

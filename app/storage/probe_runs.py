@@ -103,10 +103,11 @@ def count_queued(sessions: sessionmaker[Session]) -> int:
                    .all())
 
 
-def latest_successful(sessions: sessionmaker[Session]) -> ProbeRunRow | None:
-    """Return the newest finished local run that produced numbers (succeeded or partial)."""
+def latest_successful_id(sessions: sessionmaker[Session]) -> str | None:
+    """Return the id of the newest finished local run that produced numbers (succeeded or
+    partial); only the id, since the document itself is immutable and cached by id."""
     with sessions() as session:
-        query = (select(ProbeRunRow)
+        query = (select(ProbeRunRow.id)
                  .where(ProbeRunRow.source == "local",
                         ProbeRunRow.status.in_(("succeeded", "partial")))
                  .order_by(ProbeRunRow.finished_at.desc()).limit(1))
