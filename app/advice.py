@@ -164,6 +164,13 @@ def advise(rule_set: RuleSet, sessions: sessionmaker[Session], raw_answers: Any,
     return Advice(answers, payload, used_id)
 
 
+def advise_from_rules(rule_set: RuleSet, raw_answers: Any) -> Advice:
+    """Return the recommendation from the rules alone, with no probe evidence."""
+    answers = validate_answers(rule_set.questionnaire, raw_answers)
+    payload = score_answers(rule_set, answers).model_dump_json().encode()
+    return Advice(answers, payload, None)
+
+
 def answer_labels(rule_set: RuleSet, answers: Answers) -> list[dict[str, Any]]:
     """Return each answer with its question and option labels, as a report snapshots them."""
     out = []

@@ -6,6 +6,8 @@ from typing import Any
 
 from app.questionnaire import Questionnaire
 
+FORM_ONLY = ("title", "probe_run_id", "measure_now")  # form fields that are not answers
+
 
 def answers_from_form(questionnaire: Questionnaire, form: dict[str, list[str]]) -> dict[str, Any]:
     """Return raw answers; values that cannot be read as their type are passed on unchanged
@@ -28,7 +30,7 @@ def answers_from_form(questionnaire: Questionnaire, form: dict[str, list[str]]) 
             raw[question.id] = value
     for key in form:
         if key not in raw and key not in {q.id for q in questionnaire.questions()} \
-                and key not in ("title", "probe_run_id"):
+                and key not in FORM_ONLY:
             raw[key] = form[key][-1]  # unknown fields are refused by validation, by name
     return raw
 

@@ -20,11 +20,14 @@ from app.api.schemas import ReportCreate
 from app.errors import AnswersError
 from app.form_answers import answers_from_form
 from app.probe_document import ProbeRunDocument
-from app.report_view import report_json_bytes, report_markdown, report_public
+from app.questionnaire import validate_answers
+from app.report_view import load_report, report_json_bytes, report_markdown, report_public
+from app.rule_set import FRAMEWORKS
 from app.security import CSP, client_address
 from app.storage import probe_runs
-from app.storage.reports import get_report, report_exists
+from app.storage.reports import report_exists
 
+MODELS = ("mlp", "cnn", "transformer")
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 templates = Environment(
     loader=FileSystemLoader(TEMPLATES),
@@ -55,7 +58,7 @@ def questionnaire_page(context: ContextDep) -> HTMLResponse:
     questionnaire = context.rule_set.questionnaire
     defaults = {q.id: q.default for q in questionnaire.questions() if q.default is not None}
     return render("questionnaire.html", title="Framework Advisor", questionnaire=questionnaire,
-                  values=defaults, errors={}, form_error=None)
+                  values=defaults, errors={}, form_error=None, measure_now=False)
 
 
 @router.post("/reports", response_class=HTMLResponse)
@@ -64,22 +67,37 @@ async def submit_questionnaire(request: Request, context: ContextDep) -> Respons
     form = parse_qs(body, keep_blank_values=True)
     questionnaire = context.rule_set.questionnaire
     raw = answers_from_form(questionnaire, form)
-    wait = context.limiter.check("reports", client_address(
-        request, context.settings.trust_forwarded_for))
+    measure_now = form.get("measure_now", [""])[-1] == "true"
+
+    def again(status: int, message: str, errors: dict[str, str] | None = None,
+              headers: dict[str, str] | None = None) -> HTMLResponse:
+        return render("questionnaire.html", status_code=status, title="Framework Advisor",
+                      questionnaire=questionnaire, values=raw, errors=errors or {},
+                      form_error=message, measure_now=measure_now, headers=headers)
+
+    client = client_address(request, context.settings.trust_forwarded_for)
+    wait = context.limiter.check("reports", client)
     if wait is not None:
-        return render("questionnaire.html", status_code=429, title="Framework Advisor",
-                      questionnaire=questionnaire, values=raw, errors={},
-                      form_error=f"Too many reports from your address; try again in {wait:.0f} s.",
-                      headers={"Retry-After": str(max(1, round(wait)))})
+        return again(429, f"Too many reports from your address; try again in {wait:.0f} s.",
+                     headers={"Retry-After": str(max(1, round(wait)))})
     try:
-        report_id, token, _ = store_report(context, ReportCreate(answers=raw))
-    except (AnswersError, ProbeRunNotUsable) as exc:
-        errors = {p.location: p.message for p in getattr(exc, "problems", [])}
-        if isinstance(exc, ProbeRunNotUsable):
-            errors = {"probe_run_id": str(exc)}
-        return render("questionnaire.html", status_code=422, title="Framework Advisor",
-                      questionnaire=questionnaire, values=raw, errors=errors,
-                      form_error="Some answers need another look; see the marked questions.")
+        validate_answers(questionnaire, raw)  # refuse bad answers before queuing any run
+    except AnswersError as exc:
+        return again(422, "Some answers need another look; see the marked questions.",
+                     {p.location: p.message for p in exc.problems})
+    probe_run_id = None
+    if measure_now:
+        if context.limiter.check("probe_runs", client) is not None or \
+                probe_runs.count_queued(context.sessions) >= context.settings.probe_queue_limit:
+            return again(429, "The probes cannot be queued right now (too many runs); "
+                              "untick the measurement option or try again later.")
+        probe_run_id = probe_runs.enqueue(context.sessions, models=list(MODELS),
+                                          frameworks=list(FRAMEWORKS), mode="quick").id
+    try:
+        report_id, token, _ = store_report(context, ReportCreate(answers=raw,
+                                                                 probe_run_id=probe_run_id))
+    except ProbeRunNotUsable as exc:
+        return again(409, str(exc))
     response = RedirectResponse(f"/r/{report_id}", status_code=303)
     # The delete token is shown once on the report page, then the cookie is dropped;
     # it never appears in a URL, so it cannot leak through history or referrers.
@@ -99,7 +117,7 @@ def _probe_document(context: ContextDep, run_id: str | None) -> ProbeRunDocument
 
 @router.get("/r/{report_id}.json")
 async def report_json(report_id: str, context: ContextDep) -> Response:
-    body = report_json_bytes(context.sessions, context.renders, report_id)
+    body = report_json_bytes(context, report_id)
     if body is None:
         raise HTTPException(404, "report not found")
     return Response(body, media_type="application/json", headers={
@@ -109,7 +127,7 @@ async def report_json(report_id: str, context: ContextDep) -> Response:
 
 @router.get("/r/{report_id}.md")
 def report_md(report_id: str, request: Request, context: ContextDep) -> Response:
-    row = get_report(context.sessions, report_id)
+    row = load_report(context, report_id)
     if row is None:
         raise HTTPException(404, "report not found")
     text = report_markdown(report_public(row), str(request.base_url))
@@ -118,18 +136,23 @@ def report_md(report_id: str, request: Request, context: ContextDep) -> Response
         "Content-Disposition": f'attachment; filename="framework-advisor-{report_id}.md"'})
 
 
-def _report_html(context: ContextDep, report_id: str, delete_token: str | None) -> bytes:
-    row = get_report(context.sessions, report_id)
+def _report_html(context: ContextDep, report_id: str, delete_token: str | None
+                 ) -> tuple[bytes, bool]:
+    """Return (page, final): a final page can be cached, a pending one cannot."""
+    row = load_report(context, report_id)
     if row is None:
-        return b""
+        return b"", False
     report = report_public(row)
+    run = None
+    if row.pending_probe_run and row.probe_run_id:
+        run = probe_runs.get_run(context.sessions, row.probe_run_id)
     document = _probe_document(context, report.probe_run_id)
     return templates.get_template("report.html").render(
         title=report.title or "Framework Advisor report", report=report,
         rec=report.recommendation, delete_token=delete_token,
         measurements=charts.measurement_tables(document) if document else None,
-        document=document,
-    ).encode()
+        document=document, pending_run=run,
+    ).encode(), not row.pending_probe_run
 
 
 @router.get("/r/{report_id}", response_class=HTMLResponse)
@@ -139,11 +162,11 @@ async def report_page(report_id: str, request: Request, context: ContextDep) -> 
         return not_found()
     cookie = f"delete_token_{report_id}"
     token = request.cookies.get(cookie) if "cookie" in request.headers else None
-    if token:  # shown once, so never cached
-        html = _report_html(context, report_id, token)
-    else:
-        html = context.renders.get_or_render(
-            ("html", report_id), lambda: _report_html(context, report_id, None))
+    html = None if token else context.renders.peek(("html", report_id))
+    if html is None:
+        html, final = _report_html(context, report_id, token)
+        if final and not token:  # the delete token is shown once, so never cached
+            context.renders.store(("html", report_id), html)
     if not html:
         return not_found()
     response = HTMLResponse(html, headers={

@@ -40,19 +40,27 @@ class RenderCache:
 
     def get_or_render(self, key: Hashable, render: Callable[[], bytes]) -> bytes:
         """Return the cached bytes for key, rendering (outside the lock) on a miss."""
+        found = self.peek(key)
+        if found is None:
+            found = render()
+            self.store(key, found)
+        return found
+
+    def peek(self, key: Hashable) -> bytes | None:
         with self._lock:
             found = self._entries.get(key)
             if found is not None:
                 self._entries.move_to_end(key)
-                return found
-        rendered = render()
-        if self.max_entries > 0:
-            with self._lock:
-                self._entries[key] = rendered
-                self._entries.move_to_end(key)
-                while len(self._entries) > self.max_entries:
-                    self._entries.popitem(last=False)
-        return rendered
+            return found
+
+    def store(self, key: Hashable, rendered: bytes) -> None:
+        if self.max_entries <= 0:
+            return
+        with self._lock:
+            self._entries[key] = rendered
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
 
     def forget(self, prefix_id: str) -> None:
         """Drop every rendering of one report (after it is deleted here)."""

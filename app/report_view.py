@@ -1,16 +1,22 @@
 """One view of a stored report, used by every format: the JSON API, /r/{id}.json, the
-HTML page and the Markdown download all start from report_public(row)."""
+HTML page and the Markdown download all start from load_report(context, id)."""
 
 from __future__ import annotations
 
-from sqlalchemy.orm import Session, sessionmaker
+from typing import TYPE_CHECKING
 
 from app.api.schemas import ReportPublic
+from app.probe_document import ProbeRunDocument
+from app.questionnaire import validate_answers
 from app.recommendation import Recommendation
-from app.render_cache import RenderCache
 from app.render_markdown import render_markdown
-from app.storage.reports import get_report, report_exists
+from app.scoring import score_answers
+from app.storage import probe_runs
+from app.storage.reports import complete_pending, get_report, report_exists
 from app.storage.tables import ReportRow
+
+if TYPE_CHECKING:
+    from app.context import ServiceContext
 
 
 def report_public(row: ReportRow) -> ReportPublic:
@@ -19,9 +25,30 @@ def report_public(row: ReportRow) -> ReportPublic:
         id=row.id, title=row.title, created_at=row.created_at, url=f"/r/{row.id}",
         json_url=f"/r/{row.id}.json", markdown_url=f"/r/{row.id}.md", answers=row.answers,
         answer_labels=row.answer_labels, rules_version=row.rules_version,
-        probe_run_id=row.probe_run_id,
+        probe_run_id=row.probe_run_id, pending_probe_run=row.pending_probe_run,
         recommendation=Recommendation.model_validate(row.recommendation),
     )
+
+
+def load_report(context: ServiceContext, report_id: str) -> ReportRow | None:
+    """Return the stored report, first completing it if the probe run it waited for is done."""
+    row = get_report(context.sessions, report_id)
+    if row is None or not row.pending_probe_run or row.probe_run_id is None:
+        return row
+    run = probe_runs.get_run(context.sessions, row.probe_run_id)
+    if run is not None and run.status in probe_runs.ACTIVE:
+        return row
+    recommendation = None
+    # Evidence is added only under the rules the report was made with; if they changed
+    # while the run was going, the report keeps its rules-only recommendation.
+    if run is not None and run.document is not None \
+            and context.rule_set.version == row.rules_version:
+        answers = validate_answers(context.rule_set.questionnaire, row.answers)
+        recommendation = score_answers(
+            context.rule_set, answers, ProbeRunDocument.model_validate(run.document),
+            probe_run_id=run.id, probe_run_chosen="requested").model_dump(mode="json")
+    complete_pending(context.sessions, report_id, recommendation)
+    return get_report(context.sessions, report_id)
 
 
 def report_markdown(report: ReportPublic, base_url: str) -> str:
@@ -31,15 +58,22 @@ def report_markdown(report: ReportPublic, base_url: str) -> str:
                            url=base_url.rstrip("/") + report.url)
 
 
-def report_json_bytes(sessions: sessionmaker[Session], renders: RenderCache, report_id: str
-                      ) -> bytes | None:
+def report_json_bytes(context: ServiceContext, report_id: str) -> bytes | None:
     """Return the report's JSON (shared by /api/v1/reports/{id} and /r/{id}.json), or None."""
-    if not renders.exists(report_id, lambda: report_exists(sessions, report_id)):
+    renders = context.renders
+    if not renders.exists(report_id, lambda: report_exists(context.sessions, report_id)):
         return None
+    row = None
 
     def render() -> bytes:
-        row = get_report(sessions, report_id)
+        nonlocal row
+        row = load_report(context, report_id)
         return report_public(row).model_dump_json(indent=2).encode() if row else b""
 
-    rendered = renders.get_or_render(("json", report_id), render)
+    cached = renders.peek(("json", report_id))
+    if cached is not None:
+        return cached
+    rendered = render()
+    if row is not None and not row.pending_probe_run:
+        renders.store(("json", report_id), rendered)  # final: safe to reuse
     return rendered or None

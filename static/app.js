@@ -89,7 +89,7 @@
     if (form) { initQuestionnaire(form); }
     var copy = document.getElementById("copy-link");
     if (copy) { initCopy(copy); }
-    var run = document.querySelector("article.probe-run");
+    var run = document.querySelector("article.probe-run, div.probe-run.pending");
     if (run) { initProbeRun(run); }
   });
 }());

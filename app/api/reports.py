@@ -6,10 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Response
 
-from app.advice import advise, answer_labels
+from app.advice import advise, advise_from_rules, answer_labels
 from app.api.deps import ContextDep, rate_limited
 from app.api.schemas import ReportCreate, ReportCreated, ReportPublic, errors
 from app.report_view import report_json_bytes
+from app.storage import probe_runs
 from app.storage.reports import DeleteRefused, create_report, delete_report, get_report
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
@@ -18,16 +19,26 @@ REPORT_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
 
 def store_report(context: ContextDep, body: ReportCreate) -> tuple[str, str, object]:
-    """Score and store a report; shared by the API and the HTML form."""
-    advice = advise(context.rule_set, context.sessions, body.answers, body.probe_run_id,
-                    context.advice)
+    """Score and store a report; shared by the API and the HTML form. A report citing a
+    probe run that is still queued or running is stored pending, from the rules alone."""
+    pending = False
+    if body.probe_run_id is not None:
+        run = probe_runs.get_run(context.sessions, body.probe_run_id)
+        pending = run is not None and run.status in probe_runs.ACTIVE
+    if pending:
+        advice = advise_from_rules(context.rule_set, body.answers)
+    else:
+        advice = advise(context.rule_set, context.sessions, body.answers, body.probe_run_id,
+                        context.advice)
     title = body.title or advice.answers.get("project_name")
     new = create_report(
         context.sessions, title=str(title) if title else None,
         answers=advice.answers.to_json(),
         answer_labels=answer_labels(context.rule_set, advice.answers),
         recommendation=advice.recommendation.model_dump(mode="json"),
-        rules_version=advice.recommendation.rules_version, probe_run_id=advice.probe_run_id,
+        rules_version=advice.recommendation.rules_version,
+        probe_run_id=body.probe_run_id if pending else advice.probe_run_id,
+        pending_probe_run=pending,
     )
     return new.id, new.delete_token, advice.recommendation
 
@@ -46,7 +57,7 @@ def create(body: ReportCreate, context: ContextDep, response: Response) -> Repor
 async def read(report_id: str, context: ContextDep) -> Response:
     # async with an inline lookup: one primary-key read is cheaper than the trip to the
     # thread pool it would otherwise take (see `advisor bench server`).
-    body = report_json_bytes(context.sessions, context.renders, report_id)
+    body = report_json_bytes(context, report_id)
     if body is None:
         raise HTTPException(404, NOT_FOUND)
     return Response(body, media_type="application/json", headers=REPORT_HEADERS)

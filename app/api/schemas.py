@@ -29,6 +29,8 @@ class RecommendationRequest(_In):
 
 class ReportCreate(RecommendationRequest):
     title: str | None = Field(None, max_length=120, description="Shown at the top of the report.")
+    # For reports, probe_run_id may name a queued or running run: the report is made at once
+    # from the rules, and its evidence is filled in when the run finishes.
 
 
 class ReportCreated(BaseModel):
@@ -57,6 +59,9 @@ class ReportPublic(BaseModel):
     answer_labels: list[AnswerLabel]
     rules_version: str
     probe_run_id: str | None
+    pending_probe_run: bool = Field(
+        False, description="True while the cited probe run is still going; the evidence is "
+                           "filled in once, when it finishes")
     recommendation: Recommendation
 
 

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.storage.identifiers import is_well_formed, new_delete_token, new_id, token_matches
@@ -23,7 +23,7 @@ class NewReport:
 def create_report(
     sessions: sessionmaker[Session], *, title: str | None, answers: dict[str, Any],
     answer_labels: list[Any], recommendation: dict[str, Any], rules_version: str,
-    probe_run_id: str | None,
+    probe_run_id: str | None, pending_probe_run: bool = False,
 ) -> NewReport:
     """Store a report in one transaction and return its id and one-time delete token."""
     token, token_hash = new_delete_token()
@@ -31,6 +31,7 @@ def create_report(
         id=new_id(), title=title, created_at=dt.datetime.now(dt.UTC), answers=answers,
         answer_labels=answer_labels, recommendation=recommendation, rules_version=rules_version,
         probe_run_id=probe_run_id, delete_token_hash=token_hash,
+        pending_probe_run=pending_probe_run,
     )
     with sessions.begin() as session:
         session.add(row)
@@ -43,6 +44,18 @@ def get_report(sessions: sessionmaker[Session], report_id: str) -> ReportRow | N
         return None
     with sessions() as session:
         return session.get(ReportRow, report_id)
+
+
+def complete_pending(sessions: sessionmaker[Session], report_id: str,
+                     recommendation: dict[str, Any] | None) -> None:
+    """Finish a report that waited for its probe run: once, whoever gets there first."""
+    values: dict[str, Any] = {"pending_probe_run": False}
+    if recommendation is not None:
+        values["recommendation"] = recommendation
+    with sessions.begin() as session:
+        session.execute(update(ReportRow)
+                        .where(ReportRow.id == report_id, ReportRow.pending_probe_run.is_(True))
+                        .values(**values))
 
 
 def report_exists(sessions: sessionmaker[Session], report_id: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Index, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, Index, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -28,6 +28,9 @@ class ReportRow(Base):
     rules_version: Mapped[str] = mapped_column(String(64))
     probe_run_id: Mapped[str | None] = mapped_column(String(32))
     delete_token_hash: Mapped[str] = mapped_column(String(64))
+    # True while the cited probe run is still queued or running: the snapshot is
+    # completed once, when the run finishes, and is immutable from then on.
+    pending_probe_run: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class ProbeRunRow(Base):
