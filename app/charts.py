@@ -34,7 +34,8 @@ def bars(items: list[tuple[str, float, str, str, bool, dict[str, Any]]]) -> list
 
 
 def score_bars(scores: dict[str, int]) -> list[Bar]:
-    return bars([(name, float(points), f"{points} points", name, False, {})
+    names = {"pytorch": "PyTorch", "tensorflow": "TensorFlow"}
+    return bars([(names.get(name, name), float(points), f"{points} points", name, False, {})
                  for name, points in scores.items()])
 
 

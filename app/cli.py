@@ -252,6 +252,19 @@ def bench_scoring(
     run_scoring_benchmark(rules_from(rules), generated, out)
 
 
+@bench_cli.command("pages")
+def bench_pages(
+    samples: Annotated[int, typer.Option(help="Requests per page.")] = 200,
+    probe_document: Annotated[Path | None, typer.Option(
+        help="Probe-run JSON the reports cite (default: the recorded one in tests/data).")
+    ] = None,
+) -> None:
+    """Page server time (median, p95) and page weight with the number of requests."""
+    from app.benchmark_pages import RECORDED, run_pages_benchmark
+
+    run_pages_benchmark(out, samples=samples, probe_document=probe_document or RECORDED)
+
+
 @bench_cli.command("server")
 def bench_server(
     seconds: Annotated[int, typer.Option(help="Seconds of load per endpoint.")] = 10,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -104,11 +105,11 @@ def test_markdown_and_json_links_download(page, server):
     submit_questionnaire(page, server)
     with page.expect_download() as markdown:
         page.locator("#download-md").click()
-    text = open(markdown.value.path(), encoding="utf-8").read()
+    text = Path(markdown.value.path()).read_text(encoding="utf-8")
     assert text.startswith("# Browser test project") and "Recommended: PyTorch" in text
     with page.expect_download() as download:
         page.locator("#download-json").click()
-    data = json.loads(open(download.value.path(), encoding="utf-8").read())
+    data = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
     assert data["recommendation"]["recommended"] == "pytorch"
 
 
