@@ -4,21 +4,15 @@ requests), measured with headless Chromium against the real server."""
 
 from __future__ import annotations
 
-import os
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
 import httpx
-import yaml
 from rich.console import Console
 from rich.table import Table
 
-from app.benchmark_server import _free_port, _wait_ready
-from app.rule_set import SHIPPED_RULES_DIR
+from app.benchmark_harness import example_answers, running_server
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -70,40 +64,28 @@ RECORDED = Path(__file__).resolve().parent.parent / "tests" / "data" / "probe-ru
 def run_pages_benchmark(console: Console, samples: int = 200,
                         probe_document: Path | None = RECORDED) -> None:
     """Measure with a fresh SQLite database and print server times and page weights."""
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryDirectory(prefix="advisor-bench-") as tmp:
-        env = {**os.environ, "ADVISOR_DATABASE_URL": f"sqlite:///{tmp}/bench.db",
-               "ADVISOR_RATE_LIMIT_ENABLED": "false"}
-        server = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
-                                  env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            _wait_ready(base)
-            examples = [yaml.safe_load(p.read_text())
-                        for p in sorted((SHIPPED_RULES_DIR / "examples").glob("*.yaml"))]
-            with httpx.Client(base_url=base) as client:
-                # Reports citing a full probe run carry every chart and table, the heaviest
-                # page a user gets.
-                run_id = None
-                if probe_document is not None and probe_document.exists():
-                    run_id = client.post("/api/v1/probe-runs/import",
-                                         content=probe_document.read_bytes(),
-                                         headers={"content-type": "application/json"}).json()["id"]
-                reports = [client.post("/api/v1/reports", json={
-                    "answers": examples[i % len(examples)], "probe_run_id": run_id}).json()["url"]
-                    for i in range(samples)]
-                _server_times(client, ["/"] * 20)  # warm up
-                rows = [
-                    ("questionnaire /", _server_times(client, ["/"] * samples)),
-                    ("report /r/{id}, first view (rendered)", _server_times(client, reports)),
-                    ("report /r/{id}, repeat view (cached)", _server_times(client, reports)),
-                ]
-            weights = {"questionnaire /": _page_weight(base + "/"),
-                       "report /r/{id}": _page_weight(base + reports[0])} \
-                if Path(CHROMIUM).exists() else {}
-        finally:
-            server.terminate()
-            server.wait(20)
+    with running_server() as (base, _, _tmp):
+        examples = example_answers()
+        with httpx.Client(base_url=base) as client:
+            # Reports citing a full probe run carry every chart and table, the heaviest
+            # page a user gets.
+            run_id = None
+            if probe_document is not None and probe_document.exists():
+                run_id = client.post("/api/v1/probe-runs/import",
+                                     content=probe_document.read_bytes(),
+                                     headers={"content-type": "application/json"}).json()["id"]
+            reports = [client.post("/api/v1/reports", json={
+                "answers": examples[i % len(examples)], "probe_run_id": run_id}).json()["url"]
+                for i in range(samples)]
+            _server_times(client, ["/"] * 20)  # warm up
+            rows = [
+                ("questionnaire /", _server_times(client, ["/"] * samples)),
+                ("report /r/{id}, first view (rendered)", _server_times(client, reports)),
+                ("report /r/{id}, repeat view (cached)", _server_times(client, reports)),
+            ]
+        weights = {"questionnaire /": _page_weight(base + "/"),
+                   "report /r/{id}": _page_weight(base + reports[0])} \
+            if Path(CHROMIUM).exists() else {}
     table = Table(title=f"Page server time over loopback, {samples} sequential requests each")
     for column in ("page", "median ms", "p95 ms", "target"):
         table.add_column(column)

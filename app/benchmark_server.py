@@ -6,24 +6,18 @@ second, latency percentiles, errors, the ratios to the trivial endpoint and the 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import socket
 import subprocess
-import sys
-import tempfile
 import threading
-import time
 from pathlib import Path
 
 import httpx
 import psutil
-import yaml
 from rich.console import Console
 from rich.table import Table
 
-from app.rule_set import SHIPPED_RULES_DIR
+from app.benchmark_harness import example_answers, running_server
 
 # Random, valid answer sets built in Lua per request, so nearly every request misses the
 # memo and measures validation and scoring themselves.
@@ -62,11 +56,6 @@ end
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def _parse_wrk(text: str) -> dict[str, float]:
     def ms(value: str, unit: str) -> float:
@@ -98,57 +87,45 @@ def run_server_benchmark(console: Console, seconds: int = 10, connections: int =
     if shutil.which("wrk") is None:
         console.print("wrk is not installed (Debian: apt-get install wrk)")
         raise SystemExit(2)
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryDirectory(prefix="advisor-bench-") as tmp:
-        env = {**os.environ, "ADVISOR_DATABASE_URL": f"sqlite:///{tmp}/bench.db",
-               "ADVISOR_RATE_LIMIT_ENABLED": "false"}
-        server = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
-                                  env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            _wait_ready(base)
-            examples = [yaml.safe_load(p.read_text())
-                        for p in sorted((SHIPPED_RULES_DIR / "examples").glob("*.yaml"))]
-            report = httpx.post(f"{base}/api/v1/reports", json={"answers": examples[0]}).json()
-            lua = Path(tmp) / "post.lua"
-            lua.write_text(LUA_POST.format(bodies="\n".join(
-                f"bodies[{i + 1}] = {_lua_string(json.dumps({'answers': a}))}"
-                for i, a in enumerate(examples))))
-            random_lua = Path(tmp) / "random.lua"
-            random_lua.write_text(_random_answers_lua())
-            targets = [
-                ("trivial JSON (GET /api/v1/ping)", [f"{base}/api/v1/ping"]),
-                ("POST /api/v1/recommendations", ["-s", str(lua), base]),
-                ("GET /api/v1/reports/{id}", [f"{base}/api/v1/reports/{report['id']}"]),
-                ("GET /r/{id} (HTML)", [f"{base}/r/{report['id']}"]),
-                ("POST /api/v1/recommendations, random answers (memo misses)",
-                 ["-s", str(random_lua), base]),
-            ]
-            peak_rss = [psutil.Process(server.pid).memory_info().rss]
-            stop = threading.Event()
+    with running_server() as (base, server_pid, tmp):
+        examples = example_answers()
+        report = httpx.post(f"{base}/api/v1/reports", json={"answers": examples[0]}).json()
+        lua = Path(tmp) / "post.lua"
+        lua.write_text(LUA_POST.format(bodies="\n".join(
+            f"bodies[{i + 1}] = {_lua_string(json.dumps({'answers': a}))}"
+            for i, a in enumerate(examples))))
+        random_lua = Path(tmp) / "random.lua"
+        random_lua.write_text(_random_answers_lua())
+        targets = [
+            ("trivial JSON (GET /api/v1/ping)", [f"{base}/api/v1/ping"]),
+            ("POST /api/v1/recommendations", ["-s", str(lua), base]),
+            ("GET /api/v1/reports/{id}", [f"{base}/api/v1/reports/{report['id']}"]),
+            ("GET /r/{id} (HTML)", [f"{base}/r/{report['id']}"]),
+            ("POST /api/v1/recommendations, random answers (memo misses)",
+             ["-s", str(random_lua), base]),
+        ]
+        peak_rss = [psutil.Process(server_pid).memory_info().rss]
+        stop = threading.Event()
 
-            def sample() -> None:
-                while not stop.wait(0.2):
-                    try:
-                        peak_rss.append(psutil.Process(server.pid).memory_info().rss)
-                    except psutil.Error:
-                        return
+        def sample() -> None:
+            while not stop.wait(0.2):
+                try:
+                    peak_rss.append(psutil.Process(server_pid).memory_info().rss)
+                except psutil.Error:
+                    return
 
-            sampler = threading.Thread(target=sample, daemon=True)
-            sampler.start()
-            results = []
-            for name, args in targets:
-                subprocess.run(["wrk", "-t", "1", "-c", "4", "-d", "2", *args],
-                               capture_output=True, check=False)  # warm-up
-                done = subprocess.run(
-                    ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s",
-                     "--latency", *args], capture_output=True, text=True, check=False)
-                results.append((name, _parse_wrk(done.stdout)))
-            stop.set()
-            sampler.join()
-        finally:
-            server.terminate()
-            server.wait(20)
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        results = []
+        for name, args in targets:
+            subprocess.run(["wrk", "-t", "1", "-c", "4", "-d", "2", *args],
+                           capture_output=True, check=False)  # warm-up
+            done = subprocess.run(
+                ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s",
+                 "--latency", *args], capture_output=True, text=True, check=False)
+            results.append((name, _parse_wrk(done.stdout)))
+        stop.set()
+        sampler.join()
     baseline = results[0][1]["rps"] or 1.0
     table = Table(title=f"Server benchmark: wrk, {connections} connections, {seconds} s each, "
                         "one uvicorn process")
@@ -185,15 +162,6 @@ def _random_answers_lua() -> str:
                              multis="{" + ", ".join(multis) + "}")
 
 
-def _wait_ready(base: str) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    raise SystemExit("the server did not start")
 
 
 def _lua_string(text: str) -> str:

@@ -215,10 +215,8 @@ def load_rule_set(directory: Path | None = None) -> RuleSet:
             if rule is None:
                 continue
             where = f"rule {rule.id}"
-            if rule.id in seen_ids:
-                problems.add(path, f"{where} field id", f"duplicate id, also in {seen_ids[rule.id]}")
+            if not _claim_id(problems, seen_ids, path, where, rule.id):
                 continue
-            seen_ids[rule.id] = str(path.relative_to(root))
             condition = _condition(problems, path, where, rule.when, questions)
             if condition is not None:
                 rules.append(LoadedRule(rule, condition, str(path.relative_to(root))))
@@ -230,10 +228,8 @@ def load_rule_set(directory: Path | None = None) -> RuleSet:
         if trule is None:
             continue
         where = f"toolchain rule {trule.id}"
-        if trule.id in seen_ids:
-            problems.add(path, f"{where} field id", f"duplicate id, also in {seen_ids[trule.id]}")
+        if not _claim_id(problems, seen_ids, path, where, trule.id):
             continue
-        seen_ids[trule.id] = "toolchains.yaml"
         if trule.stage not in policy.stages:
             problems.add(path, f"{where} field stage",
                          f"unknown stage {trule.stage!r}; expected one of {', '.join(policy.stages)}")
@@ -265,10 +261,8 @@ def load_rule_set(directory: Path | None = None) -> RuleSet:
         if claim is None:
             continue
         where = f"claim {claim.id}"
-        if claim.id in seen_ids:
-            problems.add(path, f"{where} field id", f"duplicate id, also in {seen_ids[claim.id]}")
+        if not _claim_id(problems, seen_ids, path, where, claim.id):
             continue
-        seen_ids[claim.id] = "claims.yaml"
         try:
             claims.append(LoadedClaim(claim, parse_measure(claim.measured)))
         except ValueError as exc:
@@ -289,6 +283,16 @@ def load_rule_set(directory: Path | None = None) -> RuleSet:
         version=_content_hash(root, files),
         files=files,
     )
+
+
+def _claim_id(problems: _Collector, seen: dict[str, str], path: Path, where: str, item_id: str
+              ) -> bool:
+    """Record an id as taken by this file; False (and a problem) if another entry has it."""
+    if item_id in seen:
+        problems.add(path, f"{where} field id", f"duplicate id, also in {seen[item_id]}")
+        return False
+    seen[item_id] = str(path.relative_to(problems.root))
+    return True
 
 
 def _content_hash(root: Path, files: list[str]) -> str:
