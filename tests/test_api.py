@@ -186,8 +186,8 @@ def test_creating_reports_and_probe_runs_is_rate_limited(database_url):
 
     from app.main import create_app
 
-    settings = Settings(database_url=database_url, rate_limit_reports_per_minute=3,
-                        rate_limit_probe_runs_per_hour=2)
+    settings = Settings(database_url=database_url, rate_limit_enabled=True,
+                        rate_limit_reports_per_minute=3, rate_limit_probe_runs_per_hour=2)
     with TestClient(create_app(settings, run_probe_worker=False)) as client:
         codes = [client.post("/api/v1/reports", json={"answers": example()}).status_code
                  for _ in range(4)]

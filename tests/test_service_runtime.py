@@ -29,8 +29,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(database_url: str, port: int) -> subprocess.Popen:
-    env = {**os.environ, "ADVISOR_DATABASE_URL": database_url}
+def start_server(database_url: str, port: int, **settings: str) -> subprocess.Popen:
+    env = {**os.environ, "ADVISOR_DATABASE_URL": database_url,
+           **{f"ADVISOR_{k.upper()}": v for k, v in settings.items()}}
     proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60

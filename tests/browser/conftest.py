@@ -3,7 +3,6 @@ Debian's Chromium driven by Playwright. Never `playwright install`: it downloads
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,8 +22,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
 def server(tmp_path_factory) -> Iterator[str]:
     database = tmp_path_factory.mktemp("browser") / "advisor.db"
     port = free_port()
-    os.environ.setdefault("ADVISOR_RATE_LIMIT_ENABLED", "false")
-    proc = start_server(f"sqlite:///{database}", port)
+    proc = start_server(f"sqlite:///{database}", port, rate_limit_enabled="false")
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
