@@ -95,10 +95,12 @@ def run_scoring_benchmark(rule_set: RuleSet, generated: int, console: Console) -
         median_seconds(lambda: score_answers(rule_set, answers)), 5e-3)
     per_rule: list[float] = []
     for size in (generated // 10, generated // 2, generated):
+        gc.collect()  # each size starts from a clean heap, not the previous set's leftovers
         big = generated_rule_set(rule_set, size)
         seconds = median_seconds(lambda big=big: tally(fired_rules(big, answers, None)))
         per_rule.append(seconds / size)
         row("score one answer set, generated rules", size, seconds, 10e-3 * size / generated)
+        del big
     console.print(table)
     console.print(
         f"cost per rule at {generated // 10:,} / {generated // 2:,} / {generated:,} rules: "

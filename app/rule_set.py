@@ -135,6 +135,11 @@ class RuleSet:
         return [(r, r.condition.predicate) for r in self.rules]
 
     @cached_property
+    def guard_index(self) -> GuardIndex:
+        """Return the index that skips rules whose necessary answer cannot be there."""
+        return GuardIndex.build(self)
+
+    @cached_property
     def rules_by_question(self) -> dict[str, list[int]]:
         """Return, per question id, the indexes of the scoring rules that read it."""
         index: dict[str, list[int]] = {}
@@ -151,6 +156,64 @@ class RuleSet:
             for qid, values in loaded.condition.thresholds.items():
                 out.setdefault(qid, set()).update(values)
         return out
+
+
+@dataclass
+class GuardIndex:
+    """Rules bucketed by one answer they cannot fire without (their *guard*).
+
+    A rule whose condition is, or starts with under `all`, an equals / one_of / contains
+    test on a choice question can only fire when the answers hold one of the guard's
+    values; scoring looks up those buckets instead of evaluating every rule. Rules without
+    such a test are always evaluated. With 10,000 rules this keeps scoring in budget."""
+
+    buckets: dict[tuple[str, Any], list[int]]
+    unguarded: list[int]
+    questions: tuple[str, ...]
+
+    @classmethod
+    def build(cls, rule_set: RuleSet) -> GuardIndex:
+        buckets: dict[tuple[str, Any], list[int]] = {}
+        unguarded: list[int] = []
+        for index, loaded in enumerate(rule_set.rules):
+            guard = _guard(loaded.rule.when)
+            if guard is None:
+                unguarded.append(index)
+                continue
+            qid, values = guard
+            for value in values:
+                buckets.setdefault((qid, value), []).append(index)
+        questions = tuple(sorted({qid for qid, _ in buckets}))
+        return cls(buckets, unguarded, questions)
+
+    def candidates(self, answers: Mapping[str, Any]) -> list[int]:
+        """Return, in rule-set order, the indexes of rules that may fire for these answers."""
+        found = list(self.unguarded)
+        for qid in self.questions:
+            value = answers.get(qid)
+            if value is None:
+                continue
+            for item in value if isinstance(value, tuple) else (value,):
+                found.extend(self.buckets.get((qid, item), ()))
+        return sorted(set(found))
+
+
+def _guard(when: Any) -> tuple[str, tuple[Any, ...]] | None:
+    """Return (question, values) that the condition needs one of, if it states one plainly."""
+    parts = when["all"] if isinstance(when, Mapping) and "all" in when else [when]
+    for part in parts:
+        if not isinstance(part, Mapping) or "question" not in part:
+            continue
+        if "equals" in part:
+            return part["question"], (part["equals"],)
+        for key in ("one_of", "contains_any"):
+            if key in part:
+                return part["question"], tuple(part[key])
+        if "contains" in part:
+            return part["question"], (part["contains"],)
+        if "contains_all" in part:
+            return part["question"], (part["contains_all"][0],)
+    return None
 
 
 class _Collector:

@@ -17,7 +17,13 @@ def fired_rules(rule_set: RuleSet, answers: Answers, lookup: MeasureLookup | Non
                 ) -> list[LoadedRule]:
     """Return the scoring rules whose condition holds, in rule-set order."""
     plain = answers.plain
-    return [r for r, holds in rule_set.predicates if holds(plain, lookup)]
+    predicates = rule_set.predicates
+    fired = []
+    for index in rule_set.guard_index.candidates(plain):
+        loaded, holds = predicates[index]
+        if holds(plain, lookup):
+            fired.append(loaded)
+    return fired
 
 
 def tally(fired: Sequence[LoadedRule]) -> dict[str, int]:
