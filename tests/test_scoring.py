@@ -132,3 +132,30 @@ def test_tie_goes_to_the_policy_tie_break_with_confidence_one_half(rule_set):
     assert rec.scores == {"pytorch": 2, "tensorflow": 2}
     assert rec.recommended == rule_set.policy.tie_break
     assert rec.confidence == 0.5
+
+
+def test_guard_index_fires_exactly_the_rules_a_full_scan_fires(rule_set):
+    import random
+
+    from app.benchmark_scoring import generated_rule_set
+    from app.scoring import fired_rules
+
+    big = generated_rule_set(rule_set, 2000, seed=3)
+    rng = random.Random(11)
+    answer_sets = [yaml.safe_load(p.read_text()) for p in EXAMPLES]
+    for _ in range(50):
+        raw = base_answers()
+        for question in rule_set.questionnaire.questions():
+            if question.type == "single":
+                raw[question.id] = rng.choice(question.values)
+            elif question.type == "multi" and question.id != "current_stack":
+                plain = [v for v in question.values if v not in question.exclusive]
+                raw[question.id] = rng.sample(plain, rng.randint(1, min(3, len(plain))))
+            elif question.type == "boolean":
+                raw[question.id] = rng.choice([True, False])
+        answer_sets.append(raw)
+    for candidate in (rule_set, big):
+        for raw in answer_sets:
+            answers = validate_answers(candidate.questionnaire, raw)
+            scan = [r for r in candidate.rules if r.condition.predicate(answers.plain, None)]
+            assert fired_rules(candidate, answers, None) == scan
