@@ -1,7 +1,8 @@
 """A bounded in-process cache of rendered immutable things (report JSON, HTML, Markdown).
 
-Reports never change after they are made, so a rendering can be reused; whether the report
-still exists (it may have been deleted through another process) is checked on every read."""
+Reports never change once final, so a rendering can be reused. Whether a report still
+exists (it may have been deleted through another process) is asked of the database at most
+once per `ttl_s` (ADVISOR_READ_CACHE_TTL_S); a delete in this process forgets at once."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from collections.abc import Callable, Hashable
 
 
 class RenderCache:
+    """Bounded LRU of rendered bytes, plus a short-lived memory of which reports exist."""
+
     def __init__(self, max_entries: int, ttl_s: float = 0.0):
         self.max_entries = max_entries
         self.ttl_s = ttl_s
@@ -37,14 +40,6 @@ class RenderCache:
                     self._seen = {k: v for k, v in self._seen.items() if v > now}
                 self._seen[report_id] = now + self.ttl_s
         return True
-
-    def get_or_render(self, key: Hashable, render: Callable[[], bytes]) -> bytes:
-        """Return the cached bytes for key, rendering (outside the lock) on a miss."""
-        found = self.peek(key)
-        if found is None:
-            found = render()
-            self.store(key, found)
-        return found
 
     def peek(self, key: Hashable) -> bytes | None:
         with self._lock:
