@@ -3,7 +3,6 @@ interrupted runs, and several server processes sharing one PostgreSQL queue."""
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
@@ -166,7 +165,7 @@ def test_server_processes_sharing_postgresql_never_run_two_probe_jobs_at_once(da
     intervals = sorted((r.started_at, r.finished_at) for r in rows)
     for (_, end), (start, _) in zip(intervals, intervals[1:], strict=False):
         assert start >= end, "runs overlapped"
-    owners = {r.owner.split("|")[1] for r in rows}
-    assert len(owners) >= 1
-    assert all(json.dumps(r.document) for r in rows)
+    for row in rows:
+        assert row.document["status"] == "succeeded"
+        assert any(m["metric"] == "latency_ms_b1" for m in row.document["measurements"])
     engine.dispose()
