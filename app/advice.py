@@ -4,9 +4,7 @@ snapshot what a report needs. Shared by the API and the HTML form."""
 from __future__ import annotations
 
 import json
-import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -14,6 +12,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.errors import AdvisorError, AnswersError, Problem
+from app.lru import LRU
 from app.probe_document import ProbeRunDocument
 from app.questionnaire import Answers, validate_answers
 from app.recommendation import Recommendation
@@ -51,37 +50,36 @@ class AdviceCache:
     of (answers, rules version, probe run). Bounded LRU maps; 0 entries disables them."""
 
     def __init__(self, max_entries: int, ttl_s: float = 0.0):
-        self.max_entries = max_entries
         self.ttl_s = ttl_s
         self._latest: tuple[float, str | None] = (0.0, None)
-        self._responses: OrderedDict[bytes, tuple[object, bytes]] = OrderedDict()
-        self._documents: OrderedDict[str, ProbeRunDocument] = OrderedDict()
-        self._recommendations: OrderedDict[tuple[str, str | None, str, str],
-                                           tuple[Answers, bytes]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def _get(self, table: OrderedDict, key: Any) -> Any:
-        with self._lock:
-            found = table.get(key)
-            if found is not None:
-                table.move_to_end(key)
-            return found
-
-    def _put(self, table: OrderedDict, key: Any, value: Any) -> None:
-        if self.max_entries <= 0:
-            return
-        with self._lock:
-            table[key] = value
-            while len(table) > self.max_entries:
-                table.popitem(last=False)
+        self._responses: LRU[tuple[object, bytes]] = LRU(max_entries)
+        self._documents: LRU[ProbeRunDocument] = LRU(max_entries)
+        self._recommendations: LRU[tuple[Answers, bytes]] = LRU(max_entries)
 
     def recommendation(self, key: tuple[str, str | None, str, str]
                        ) -> tuple[Answers, bytes] | None:
-        return self._get(self._recommendations, key)
+        return self._recommendations.get(key)
 
     def remember(self, key: tuple[str, str | None, str, str],
                  value: tuple[Answers, bytes]) -> None:
-        self._put(self._recommendations, key, value)
+        self._recommendations.put(key, value)
+
+    def response_for(self, body: bytes) -> bytes | None:
+        """Return the recommendation JSON for a request body seen before, if still valid:
+        same bytes, and (without a probe_run_id) the same latest probe run."""
+        found = self._responses.get(body)
+        if found is None:
+            return None
+        latest_when_made, payload = found
+        if latest_when_made is not _REQUESTED:
+            expires, latest = self._latest
+            if latest_when_made != latest or expires <= time.monotonic():
+                return None  # a newer run may exist: let advise() look and score again
+        return payload
+
+    def remember_response(self, body: bytes, probe_run_id: str | None, advice: Advice) -> None:
+        marker = _REQUESTED if probe_run_id is not None else advice.probe_run_id
+        self._responses.put(body, (marker, advice.json))
 
     def latest_id(self, sessions: sessionmaker[Session]) -> str | None:
         """Return the latest successful local run's id, asking at most once per ttl_s."""
@@ -93,31 +91,14 @@ class AdviceCache:
         self._latest = (now + self.ttl_s, found)
         return found
 
-    def response_for(self, body: bytes) -> bytes | None:
-        """Return the recommendation JSON for a request body seen before, if still valid:
-        same bytes, and (without a probe_run_id) the same latest probe run."""
-        found = self._get(self._responses, body)
-        if found is None:
-            return None
-        latest_when_made, payload = found
-        if latest_when_made is not _REQUESTED and latest_when_made != self._latest[1]:
-            return None  # a newer probe run exists: score again
-        if self._latest[0] <= time.monotonic() and latest_when_made is not _REQUESTED:
-            return None  # the latest-run lookup has expired: let advise() refresh it
-        return payload
-
-    def remember_response(self, body: bytes, probe_run_id: str | None, advice: Advice) -> None:
-        marker = _REQUESTED if probe_run_id is not None else advice.probe_run_id
-        self._put(self._responses, body, (marker, advice.json))
-
     def document(self, sessions: sessionmaker[Session], run_id: str) -> ProbeRunDocument | None:
-        found = self._get(self._documents, run_id)
+        found = self._documents.get(run_id)
         if found is None:
             row = probe_runs.get_run(sessions, run_id)
             if row is None or row.document is None or row.status in probe_runs.ACTIVE:
                 return None
             found = ProbeRunDocument.model_validate(row.document)
-            self._put(self._documents, run_id, found)
+            self._documents.put(run_id, found)
         return found
 
 

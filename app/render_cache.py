@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Hashable
+
+from app.lru import LRU
 
 
 class RenderCache:
@@ -18,7 +19,7 @@ class RenderCache:
     def __init__(self, max_entries: int, ttl_s: float = 0.0):
         self.max_entries = max_entries
         self.ttl_s = ttl_s
-        self._entries: OrderedDict[Hashable, bytes] = OrderedDict()
+        self._rendered: LRU[bytes] = LRU(max_entries)
         self._seen: dict[str, float] = {}
         self._lock = threading.Lock()
 
@@ -42,24 +43,13 @@ class RenderCache:
         return True
 
     def peek(self, key: Hashable) -> bytes | None:
-        with self._lock:
-            found = self._entries.get(key)
-            if found is not None:
-                self._entries.move_to_end(key)
-            return found
+        return self._rendered.get(key)
 
     def store(self, key: Hashable, rendered: bytes) -> None:
-        if self.max_entries <= 0:
-            return
-        with self._lock:
-            self._entries[key] = rendered
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
+        self._rendered.put(key, rendered)
 
-    def forget(self, prefix_id: str) -> None:
+    def forget(self, report_id: str) -> None:
         """Drop every rendering of one report (after it is deleted here)."""
         with self._lock:
-            self._seen.pop(prefix_id, None)
-            for key in [k for k in self._entries if isinstance(k, tuple) and prefix_id in k]:
-                del self._entries[key]
+            self._seen.pop(report_id, None)
+        self._rendered.drop(lambda key: isinstance(key, tuple) and report_id in key)
