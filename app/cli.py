@@ -198,6 +198,7 @@ def serve(
         raise fail(f"the rule set cannot be loaded:\n{lines}") from None
     except ValueError as exc:
         raise fail(f"invalid setting: {exc}") from None
+    _check_database(settings.database_url)
     if workers > 1:
         uvicorn.run("app.main:create_app", factory=True, host=host, port=port, workers=workers,
                     log_level="info", access_log=False)
@@ -212,15 +213,40 @@ def db_upgrade() -> None:
     from app.storage.database import make_engine, migrate
 
     settings = Settings()
+    _check_database(settings.database_url)
     migrate(make_engine(settings.database_url))
     out.print(f"database at head: {_safe_url(settings.database_url)}", highlight=False)
+
+
+def _check_database(url: str) -> None:
+    """Exit 2 with a clear message if ADVISOR_DATABASE_URL is malformed or unreachable."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+
+    from app.storage.database import make_engine
+
+    try:
+        engine = make_engine(url)
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        engine.dispose()
+    except (ArgumentError, NoSuchModuleError):
+        raise fail("ADVISOR_DATABASE_URL is not a SQLAlchemy URL, e.g. sqlite:///advisor.db or "
+                   "postgresql+psycopg://user@host:5432/db") from None
+    except DBAPIError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        raise fail(f"cannot reach the database at {_safe_url(url)}: {reason}") from None
 
 
 def _safe_url(url: str) -> str:
     """Return the URL without its password, for messages and logs."""
     from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
 
-    return make_url(url).render_as_string(hide_password=True)
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(unparseable URL)"
 
 
 @rules_cli.command("check")

@@ -98,3 +98,14 @@ def test_questions_lists_every_question_id():
     assert result.returncode == 0
     for qid in ("role", "priorities", "latency_budget_ms", "project_name"):
         assert qid in result.stdout
+
+
+@pytest.mark.parametrize(("url", "message"), [
+    ("bogus", "is not a SQLAlchemy URL"),
+    ("postgresql+psycopg://nobody:secret@127.0.0.1:1/x", "cannot reach the database"),
+])
+def test_bad_database_settings_exit_2_without_leaking_the_password(url, message):
+    for command in (["db", "upgrade"], ["serve", "--port", "1"]):
+        result = run(*command, env={"ADVISOR_DATABASE_URL": url})
+        assert result.returncode == 2 and message in result.stderr
+        assert "secret" not in result.stderr and "Traceback" not in result.stderr
