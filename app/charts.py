@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.probe_document import Measurement, ProbeRunDocument
+from probes.plan import MODELS
 
-MODELS = ("mlp", "cnn", "transformer")
 ORDER = {v: i for i, v in enumerate(
     ("eager", "compile", "export", "onnxruntime", "int8",
      "function", "xla", "savedmodel", "litert", "litert_int8"))}

@@ -12,8 +12,8 @@ from app.measures import METRICS, VARIANTS, Measure, MeasureLookup, Side
 from app.probe_document import Measurement, ProbeRunDocument
 from app.recommendation import ClaimModelVerdict, ClaimVerdict, Evidence, Highlight
 from app.rule_set import RuleSet
+from probes.plan import MODELS
 
-MODELS = ("mlp", "cnn", "transformer")
 LABELS = {"pytorch": "PyTorch", "tensorflow": "TensorFlow"}
 
 

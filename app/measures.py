@@ -21,6 +21,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
+# What the probes measure is defined once, by the probes (this imports no framework).
+from probes.plan import VARIANTS
+
 Framework = Literal["pytorch", "tensorflow"]
 ModelName = Literal["mlp", "cnn", "transformer"]
 Stat = Literal["p50", "p90", "p95", "p99", "mean", "value"]
@@ -36,10 +39,6 @@ METRICS: dict[str, tuple[str, bool]] = {
     "peak_rss_mb": ("MB", False),
     "artifact_bytes": ("bytes", False),
     "parity_max_abs_diff": ("abs", False),
-}
-VARIANTS: dict[str, tuple[str, ...]] = {
-    "pytorch": ("eager", "compile", "export", "onnxruntime", "int8"),
-    "tensorflow": ("eager", "function", "xla", "savedmodel", "litert", "litert_int8"),
 }
 
 

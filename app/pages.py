@@ -15,7 +15,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from app import charts
 from app.advice import ProbeRunNotUsable
 from app.api.deps import ContextDep
-from app.api.reports import store_report
+from app.api.reports import REPORT_HEADERS, store_report
 from app.api.schemas import ReportCreate
 from app.errors import AnswersError
 from app.form_answers import answers_from_form
@@ -26,8 +26,8 @@ from app.rule_set import FRAMEWORKS
 from app.security import CSP, client_address
 from app.storage import probe_runs
 from app.storage.reports import report_exists
+from probes.plan import MODELS
 
-MODELS = ("mlp", "cnn", "transformer")
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 templates = Environment(
     loader=FileSystemLoader(TEMPLATES),
@@ -40,7 +40,6 @@ LABELS = {"pytorch": "PyTorch", "tensorflow": "TensorFlow", "both": "Both"}
 templates.globals["LABELS"] = LABELS
 router = APIRouter(include_in_schema=False)
 DOCS_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
-REPORT_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
 
 def render(name: str, status_code: int = 200, headers: dict[str, str] | None = None,
@@ -106,15 +105,6 @@ async def submit_questionnaire(request: Request, context: ContextDep) -> Respons
     return response
 
 
-def _probe_document(context: ContextDep, run_id: str | None) -> ProbeRunDocument | None:
-    if run_id is None:
-        return None
-    row = probe_runs.get_run(context.sessions, run_id)
-    if row is None or row.document is None:
-        return None
-    return ProbeRunDocument.model_validate(row.document)
-
-
 @router.get("/r/{report_id}.json")
 async def report_json(report_id: str, context: ContextDep) -> Response:
     body = report_json_bytes(context, report_id)
@@ -146,7 +136,8 @@ def _report_html(context: ContextDep, report_id: str, delete_token: str | None
     run = None
     if row.pending_probe_run and row.probe_run_id:
         run = probe_runs.get_run(context.sessions, row.probe_run_id)
-    document = _probe_document(context, report.probe_run_id)
+    document = (context.advice.document(context.sessions, report.probe_run_id)
+                if report.probe_run_id else None)
     return templates.get_template("report.html").render(
         title=report.title or "Framework Advisor report", report=report,
         rec=report.recommendation, delete_token=delete_token,
@@ -186,8 +177,8 @@ def probes_page(context: ContextDep) -> HTMLResponse:
 @router.post("/probes", response_class=HTMLResponse)
 async def start_probe_run(request: Request, context: ContextDep) -> Response:
     form = parse_qs((await request.body()).decode("utf-8", errors="replace"))
-    models = [m for m in form.get("models", []) if m in ("mlp", "cnn", "transformer")]
-    frameworks = [f for f in form.get("frameworks", []) if f in ("pytorch", "tensorflow")]
+    models = [m for m in form.get("models", []) if m in MODELS]
+    frameworks = [f for f in form.get("frameworks", []) if f in FRAMEWORKS]
     mode = form.get("mode", ["quick"])[-1]
     error = None
     if not models or not frameworks or mode not in ("quick", "full"):

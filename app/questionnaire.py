@@ -170,15 +170,6 @@ class Answers(Mapping[str, AnswerValue]):
         a plain dict lookup is several times cheaper than the Mapping protocol."""
         return self._values
 
-    def replaced(self, question_id: str, value: AnswerValue | None) -> Answers:
-        """Return a copy with one answer changed (None removes it)."""
-        values = dict(self._values)
-        if value is None:
-            values.pop(question_id, None)
-        else:
-            values[question_id] = value
-        return Answers(values)
-
     def to_json(self) -> dict[str, Any]:
         """Return plain JSON types (lists for multi answers)."""
         return {k: list(v) if isinstance(v, tuple) else v for k, v in self._values.items()}

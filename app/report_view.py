@@ -63,17 +63,13 @@ def report_json_bytes(context: ServiceContext, report_id: str) -> bytes | None:
     renders = context.renders
     if not renders.exists(report_id, lambda: report_exists(context.sessions, report_id)):
         return None
-    row = None
-
-    def render() -> bytes:
-        nonlocal row
-        row = load_report(context, report_id)
-        return report_public(row).model_dump_json(indent=2).encode() if row else b""
-
     cached = renders.peek(("json", report_id))
     if cached is not None:
         return cached
-    rendered = render()
-    if row is not None and not row.pending_probe_run:
+    row = load_report(context, report_id)
+    if row is None:
+        return None
+    rendered = report_public(row).model_dump_json(indent=2).encode()
+    if not row.pending_probe_run:
         renders.store(("json", report_id), rendered)  # final: safe to reuse
-    return rendered or None
+    return rendered

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -123,7 +123,6 @@ class RuleSet:
     tools: list[LoadedToolStatus]
     claims: list[LoadedClaim]
     version: str
-    files: list[str] = field(default_factory=list)
 
     @cached_property
     def questions(self) -> dict[str, Question]:
@@ -344,7 +343,6 @@ def load_rule_set(directory: Path | None = None) -> RuleSet:
         tools=tools,
         claims=claims,
         version=_content_hash(root, files),
-        files=files,
     )
 
 
