@@ -12,11 +12,11 @@ import yaml
 from rich.console import Console
 from rich.markdown import Markdown
 
-from app.errors import AdvisorError, AnswersError, RulesError
-from app.questionnaire import validate_answers
-from app.render_markdown import render_markdown
-from app.rule_set import RuleSet, load_rule_set
-from app.scoring import score_answers
+from app.decision.errors import AdvisorError, AnswersError, RulesError
+from app.decision.questionnaire import validate_answers
+from app.decision.render_markdown import render_markdown
+from app.decision.rule_set import RuleSet, load_rule_set
+from app.decision.scoring import score_answers
 from app.settings import Settings
 
 cli = typer.Typer(help="Framework Advisor: PyTorch or TensorFlow, for your team's workflow.",
@@ -105,7 +105,7 @@ def recommend(
                    ) from None
     document = None
     if probe_file is not None:
-        from app.probe_io import read_probe_document
+        from app.decision.probe_io import read_probe_document
 
         try:
             document = read_probe_document(probe_file)
@@ -186,7 +186,7 @@ def serve(
 
     import uvicorn
 
-    from app.main import create_app
+    from app.web.main import create_app
 
     if rules is not None:
         os.environ["ADVISOR_RULES_DIR"] = str(rules)  # also seen by extra worker processes
@@ -200,7 +200,7 @@ def serve(
         raise fail(f"invalid setting: {exc}") from None
     _check_database(settings.database_url)
     if workers > 1:
-        uvicorn.run("app.main:create_app", factory=True, host=host, port=port, workers=workers,
+        uvicorn.run("app.web.main:create_app", factory=True, host=host, port=port, workers=workers,
                     log_level="info", access_log=False)
     else:
         uvicorn.run(create_app(settings), host=host, port=port, log_level="info",
@@ -273,7 +273,7 @@ def bench_scoring(
     generated: Annotated[int, typer.Option(help="Size of the generated rule set.")] = 10_000,
 ) -> None:
     """Scoring: one answer set, a generated rule set, and the flip analysis."""
-    from app.benchmark_scoring import run_scoring_benchmark
+    from app.bench.scoring import run_scoring_benchmark
 
     run_scoring_benchmark(rules_from(rules), generated, out)
 
@@ -286,7 +286,7 @@ def bench_pages(
     ] = None,
 ) -> None:
     """Page server time (median, p95) and page weight with the number of requests."""
-    from app.benchmark_pages import RECORDED, run_pages_benchmark
+    from app.bench.pages import RECORDED, run_pages_benchmark
 
     run_pages_benchmark(out, samples=samples, probe_document=probe_document or RECORDED)
 
@@ -297,7 +297,7 @@ def bench_server(
     connections: Annotated[int, typer.Option(help="Concurrent connections.")] = 32,
 ) -> None:
     """The real server under wrk: trivial endpoint vs recommendations and report reads."""
-    from app.benchmark_server import run_server_benchmark
+    from app.bench.server import run_server_benchmark
 
     run_server_benchmark(out, seconds=seconds, connections=connections)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from app.probe_document import ProbeRunDocument
+from app.decision.probe_document import ProbeRunDocument
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:

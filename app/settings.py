@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from app.rule_set import SHIPPED_RULES_DIR
+from app.decision.rule_set import SHIPPED_RULES_DIR
 
 
 class Settings(BaseSettings):

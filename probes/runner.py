@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from app.probe_document import SCHEMA, ProbeRunDocument
+from app.decision.probe_document import SCHEMA, ProbeRunDocument
 from probes import weights
 from probes.plan import FRAMEWORKS, MODELS, MODES, VARIANTS, WorkerConfig
 

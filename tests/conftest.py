@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from app.rule_set import SHIPPED_RULES_DIR, RuleSet, load_rule_set
+from app.decision.rule_set import SHIPPED_RULES_DIR, RuleSet, load_rule_set
 
 EXAMPLES = sorted((SHIPPED_RULES_DIR / "examples").glob("*.yaml"))
 
@@ -102,7 +102,7 @@ def settings(database_url):
 def client(settings):
     from fastapi.testclient import TestClient
 
-    from app.main import create_app
+    from app.web.main import create_app
 
     app = create_app(settings, run_probe_worker=False)
     with TestClient(app) as test_client:

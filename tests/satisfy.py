@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.questionnaire import Question
+from app.decision.questionnaire import Question
 
 
 def satisfy(condition: Any, answers: dict[str, Any], questions: dict[str, Question]) -> None:

@@ -60,8 +60,8 @@ def test_questionnaire_endpoint_serves_the_spec_questions(client):
 
 
 def test_recommendation_matches_the_core(client, rule_set):
-    from app.questionnaire import validate_answers
-    from app.scoring import score_answers
+    from app.decision.questionnaire import validate_answers
+    from app.decision.scoring import score_answers
 
     response = client.post("/api/v1/recommendations", json={"answers": example()})
     assert response.status_code == 200
@@ -184,7 +184,7 @@ def test_bodies_over_2_mib_get_413(client):
 def test_creating_reports_and_probe_runs_is_rate_limited(database_url):
     from fastapi.testclient import TestClient
 
-    from app.main import create_app
+    from app.web.main import create_app
 
     settings = Settings(database_url=database_url, rate_limit_enabled=True,
                         rate_limit_reports_per_minute=3, rate_limit_probe_runs_per_hour=2)
@@ -224,7 +224,7 @@ def test_delete_tokens_never_reach_the_logs(client, caplog):
 def test_a_report_renders_as_made_after_the_rules_change(database_url, rules_copy):
     from fastapi.testclient import TestClient
 
-    from app.main import create_app
+    from app.web.main import create_app
 
     with TestClient(create_app(Settings(database_url=database_url, rate_limit_enabled=False),
                                run_probe_worker=False)) as client:

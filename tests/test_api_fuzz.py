@@ -6,8 +6,8 @@ from __future__ import annotations
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from app.main import create_app
 from app.settings import Settings
+from app.web.main import create_app
 
 
 def make_app():

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from app.conditions import COMPARATORS
-from app.evidence import MeasuredNumbers
-from app.measures import Measure, Side
-from app.probe_document import ProbeRunDocument
-from app.probe_io import read_probe_document
-from app.questionnaire import validate_answers
-from app.scoring import score_answers
+from app.decision.conditions import COMPARATORS
+from app.decision.evidence import MeasuredNumbers
+from app.decision.measures import Measure, Side
+from app.decision.probe_document import ProbeRunDocument
+from app.decision.probe_io import read_probe_document
+from app.decision.questionnaire import validate_answers
+from app.decision.scoring import score_answers
 from tests.conftest import base_answers
 
 RECORDED = Path(__file__).parent / "data" / "probe-run-recorded.json"

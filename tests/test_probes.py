@@ -8,8 +8,8 @@ import json
 import psutil
 import pytest
 
-from app.probe_document import ProbeRunDocument
-from app.probe_io import ProbeDocumentError, parse_probe_document
+from app.decision.probe_document import ProbeRunDocument
+from app.decision.probe_io import ProbeDocumentError, parse_probe_document
 from probes.plan import MODELS, VARIANTS
 from probes.runner import run_probes
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.errors import AnswersError
-from app.questionnaire import validate_answers
+from app.decision.errors import AnswersError
+from app.decision.questionnaire import validate_answers
 
 
 def problems(rule_set, raw) -> dict[str, str]:

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from app.errors import RulesError
-from app.rule_set import load_rule_set
+from app.decision.errors import RulesError
+from app.decision.rule_set import load_rule_set
 
 
 def test_shipped_rules_are_complete_and_sourced(rule_set):

@@ -8,9 +8,9 @@ import json
 import pytest
 import yaml
 
-from app.questionnaire import validate_answers
-from app.rule_set import load_rule_set
-from app.scoring import confidence, score_answers
+from app.decision.questionnaire import validate_answers
+from app.decision.rule_set import load_rule_set
+from app.decision.scoring import confidence, score_answers
 from tests.conftest import EXAMPLES, base_answers
 from tests.satisfy import satisfy
 
@@ -137,8 +137,8 @@ def test_tie_goes_to_the_policy_tie_break_with_confidence_one_half(rule_set):
 def test_guard_index_fires_exactly_the_rules_a_full_scan_fires(rule_set):
     import random
 
-    from app.benchmark_scoring import generated_rule_set
-    from app.scoring import fired_rules
+    from app.bench.scoring import generated_rule_set
+    from app.decision.scoring import fired_rules
 
     big = generated_rule_set(rule_set, 2000, seed=3)
     rng = random.Random(11)

@@ -84,7 +84,7 @@ def test_a_run_left_running_by_a_dead_server_is_marked_interrupted_on_start(data
     engine.dispose()
     from fastapi.testclient import TestClient
 
-    from app.main import create_app
+    from app.web.main import create_app
 
     app = create_app(Settings(database_url=database_url, rate_limit_enabled=False))
     with TestClient(app) as client:
@@ -97,7 +97,7 @@ def test_a_run_left_running_by_a_dead_server_is_marked_interrupted_on_start(data
 def test_the_worker_runs_a_queued_probe_run_with_live_progress(database_url):
     from fastapi.testclient import TestClient
 
-    from app.main import create_app
+    from app.web.main import create_app
 
     app = create_app(Settings(database_url=database_url, rate_limit_enabled=False))
     seen = set()
@@ -126,7 +126,7 @@ def test_the_worker_runs_a_queued_probe_run_with_live_progress(database_url):
 
 WORKER_SCRIPT = """
 import sys, time
-from app.probe_worker import ProbeWorker
+from app.web.probe_worker import ProbeWorker
 from app.storage.database import make_engine, session_factory
 worker = ProbeWorker(session_factory(make_engine(sys.argv[1])), timeout_s=300, poll_s=0.2)
 worker.start()

@@ -1,0 +1,1 @@
+"""Benchmarks: documented commands that print numbers and ratios (`advisor bench ...`)."""

@@ -1,0 +1,212 @@
+"""The condition language of rules: parsed from YAML, checked against the questionnaire,
+compiled into plain closures so that scoring thousands of rules stays cheap.
+
+Forms (``Q`` is a question id):
+  {question: Q, equals: V}            single/boolean/number/text answer equals V
+  {question: Q, one_of: [V, ...]}     single answer is one of the values
+  {question: Q, contains: V}          multi answer includes V
+  {question: Q, contains_any: [...]}  multi answer includes at least one
+  {question: Q, contains_all: [...]}  multi answer includes every one
+  {question: Q, lt|lte|gt|gte: N}     numeric comparison
+  {question: Q, answered: true|false} whether the question was answered
+  {all: [C, ...]}, {any: [C, ...]}, {not: C}
+  {measured: M, lt|lte|gt|gte: N}     a probe measurement (see app/evidence.py);
+                                      false when the measurement does not exist
+A comparison on an unanswered question is false.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.decision.measures import Measure, MeasureLookup, parse_measure
+from app.decision.questionnaire import Question
+
+Predicate = Callable[[Mapping[str, Any], MeasureLookup | None], bool]
+
+COMPARATORS: dict[str, Callable[[Any, Any], bool]] = {
+    "lt": operator.lt,
+    "lte": operator.le,
+    "gt": operator.gt,
+    "gte": operator.ge,
+}
+ANSWER_OPERATORS = ("equals", "one_of", "contains", "contains_any", "contains_all", "answered")
+
+
+class ConditionError(ValueError):
+    """A malformed condition; the message names the offending field path."""
+
+
+@dataclass
+class CompiledCondition:
+    """A checked condition: its predicate, and what it refers to (for flips and docs)."""
+
+    predicate: Predicate
+    questions: set[str] = field(default_factory=set)
+    thresholds: dict[str, set[float]] = field(default_factory=dict)
+    measures: list[Measure] = field(default_factory=list)
+
+
+def compile_condition(
+    raw: Any, questions: Mapping[str, Question], path: str = "when"
+) -> CompiledCondition:
+    """Return the compiled condition, or raise ConditionError naming the bad field."""
+    out = CompiledCondition(predicate=lambda a, m: True)
+    out.predicate = _compile(raw, questions, path, out)
+    return out
+
+
+def _compile(raw: Any, questions: Mapping[str, Question], path: str, out: CompiledCondition
+             ) -> Predicate:
+    if not isinstance(raw, Mapping):
+        raise ConditionError(f"{path}: a condition must be a mapping, got {type(raw).__name__}")
+    keys = set(raw)
+    if keys == {"all"} or keys == {"any"}:
+        op = next(iter(keys))
+        items = raw[op]
+        if not isinstance(items, list) or not items:
+            raise ConditionError(f"{path}.{op}: must be a non-empty list of conditions")
+        parts = [_compile(c, questions, f"{path}.{op}[{i}]", out) for i, c in enumerate(items)]
+        return _combine(op == "all", parts)
+    if keys == {"not"}:
+        inner = _compile(raw["not"], questions, f"{path}.not", out)
+        return lambda a, m: not inner(a, m)
+    if "measured" in keys:
+        return _compile_measured(raw, path, out)
+    if "question" in keys:
+        return _compile_answer(raw, questions, path, out)
+    raise ConditionError(
+        f"{path}: unknown condition keys {sorted(map(str, keys))}; expected question, "
+        "measured, all, any or not"
+    )
+
+
+def _combine(conjunction: bool, parts: list[Predicate]) -> Predicate:
+    # Small fixed arities get straight-line closures: scoring 10,000 rules must
+    # stay within milliseconds, and a generator per call costs more than the test.
+    if len(parts) == 1:
+        return parts[0]
+    if len(parts) == 2:
+        p, q = parts
+        if conjunction:
+            return lambda a, m: p(a, m) and q(a, m)
+        return lambda a, m: p(a, m) or q(a, m)
+    if conjunction:
+        def every(a: Mapping[str, Any], m: MeasureLookup | None) -> bool:
+            for part in parts:  # noqa: SIM110 - see above
+                if not part(a, m):
+                    return False
+            return True
+        return every
+
+    def some(a: Mapping[str, Any], m: MeasureLookup | None) -> bool:
+        for part in parts:  # noqa: SIM110
+            if part(a, m):
+                return True
+        return False
+    return some
+
+
+def _compile_measured(raw: Mapping[str, Any], path: str, out: CompiledCondition) -> Predicate:
+    ops = set(raw) - {"measured"}
+    if len(ops) != 1 or not ops <= set(COMPARATORS):
+        raise ConditionError(f"{path}: a measured condition takes exactly one of lt, lte, gt, gte")
+    op = ops.pop()
+    limit = raw[op]
+    if isinstance(limit, bool) or not isinstance(limit, int | float):
+        raise ConditionError(f"{path}.{op}: must be a number")
+    try:
+        measure = parse_measure(raw["measured"])
+    except ValueError as exc:
+        raise ConditionError(f"{path}.measured: {exc}") from None
+    out.measures.append(measure)
+    compare = COMPARATORS[op]
+
+    def predicate(answers: Mapping[str, Any], lookup: MeasureLookup | None) -> bool:
+        if lookup is None:
+            return False
+        value = lookup(measure)
+        return value is not None and compare(value, limit)
+
+    return predicate
+
+
+def _compile_answer(
+    raw: Mapping[str, Any], questions: Mapping[str, Question], path: str, out: CompiledCondition
+) -> Predicate:
+    qid = raw["question"]
+    if qid not in questions:
+        raise ConditionError(f"{path}.question: unknown question {qid!r}")
+    question = questions[qid]
+    ops = set(raw) - {"question"}
+    if len(ops) != 1:
+        raise ConditionError(
+            f"{path}: give exactly one operator of "
+            f"{', '.join(ANSWER_OPERATORS + tuple(COMPARATORS))}; got {sorted(ops) or 'none'}"
+        )
+    op = ops.pop()
+    arg = raw[op]
+    where = f"{path}.{op}"
+    out.questions.add(qid)
+
+    def check_value(value: Any, at: str) -> None:
+        if question.type in ("single", "multi") and value not in question.values:
+            raise ConditionError(
+                f"{at}: {value!r} is not an option of {qid}; options are "
+                + ", ".join(question.values)
+            )
+        if question.type == "boolean" and not isinstance(value, bool):
+            raise ConditionError(f"{at}: {qid} is boolean; compare with true or false")
+        if question.type == "number" and (
+            isinstance(value, bool) or not isinstance(value, int | float)
+        ):
+            raise ConditionError(f"{at}: {qid} is a number; compare with a number")
+
+    def check_list(at: str) -> list[Any]:
+        if not isinstance(arg, list) or not arg:
+            raise ConditionError(f"{at}: must be a non-empty list")
+        for i, value in enumerate(arg):
+            check_value(value, f"{at}[{i}]")
+        return list(arg)
+
+    if op == "answered":
+        if not isinstance(arg, bool):
+            raise ConditionError(f"{where}: must be true or false")
+        return lambda a, m: (qid in a) == arg
+    if op == "equals":
+        if question.type == "multi":
+            raise ConditionError(f"{where}: {qid} is a multi question; use contains")
+        check_value(arg, where)
+        return lambda a, m: qid in a and a[qid] == arg
+    if op == "one_of":
+        if question.type != "single":
+            raise ConditionError(f"{where}: one_of works on single questions; {qid} is "
+                                 f"{question.type}")
+        allowed = frozenset(check_list(where))
+        return lambda a, m: a.get(qid) in allowed
+    if op in ("contains", "contains_any", "contains_all"):
+        if question.type != "multi":
+            raise ConditionError(f"{where}: {op} works on multi questions; {qid} is "
+                                 f"{question.type}")
+        if op == "contains":
+            check_value(arg, where)
+            return lambda a, m: arg in a.get(qid, ())
+        wanted = frozenset(check_list(where))
+        if op == "contains_any":
+            return lambda a, m: not wanted.isdisjoint(a.get(qid, ()))
+        return lambda a, m: wanted.issubset(a.get(qid, ()))
+    if op in COMPARATORS:
+        if question.type != "number":
+            raise ConditionError(f"{where}: {op} works on number questions; {qid} is "
+                                 f"{question.type}")
+        check_value(arg, where)
+        out.thresholds.setdefault(qid, set()).add(float(arg))
+        compare = COMPARATORS[op]
+        return lambda a, m: qid in a and compare(a[qid], arg)
+    raise ConditionError(
+        f"{path}: unknown operator {op!r}; expected one of "
+        + ", ".join(ANSWER_OPERATORS + tuple(COMPARATORS))
+    )

@@ -1,0 +1,31 @@
+"""FastAPI dependencies: the service context and per-client rate limits."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+
+from app.web.context import ServiceContext
+from app.web.security import client_address
+
+
+async def get_context(request: Request) -> ServiceContext:
+    # async: a plain attribute read must not cost a trip through the thread pool
+    return request.app.state.context
+
+
+ContextDep = Annotated[ServiceContext, Depends(get_context)]
+
+
+def rate_limited(bucket: str):  # noqa: ANN201 - returns a FastAPI dependency
+    """Return a dependency that answers 429 with Retry-After when a client is over its limit."""
+
+    async def check(request: Request, context: ContextDep) -> None:
+        client = client_address(request, context.settings.trust_forwarded_for)
+        wait = context.limiter.check(bucket, client)
+        if wait is not None:
+            raise HTTPException(429, f"too many requests; try again in {wait:.0f} s",
+                                headers={"Retry-After": str(max(1, round(wait)))})
+
+    return Depends(check)

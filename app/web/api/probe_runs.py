@@ -1,0 +1,58 @@
+"""Probe runs: start one (queued, run one at a time), read its status, import a document."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Response
+
+from app.decision.probe_document import ProbeRunDocument
+from app.storage import probe_runs
+from app.storage.tables import ProbeRunRow
+from app.web.api.deps import ContextDep, rate_limited
+from app.web.api.schemas import ProbeRunCreate, ProbeRunPublic, errors
+
+router = APIRouter(prefix="/api/v1/probe-runs", tags=["probe runs"])
+
+
+def run_public(context: ContextDep, row: ProbeRunRow, with_results: bool = True
+               ) -> ProbeRunPublic:
+    ahead = probe_runs.queued_ahead(context.sessions, row) if row.status == "queued" else None
+    return ProbeRunPublic(
+        id=row.id, status=row.status, source=row.source, mode=row.mode, models=row.models,
+        frameworks=row.frameworks, created_at=row.created_at, started_at=row.started_at,
+        finished_at=row.finished_at, progress=row.progress, queued_ahead=ahead, error=row.error,
+        results=row.document if with_results else None,
+    )
+
+
+@router.post("", status_code=202, responses=errors(400, 413, 422, 429),
+             dependencies=[rate_limited("probe_runs")], summary="Queue a probe run")
+def start(body: ProbeRunCreate, context: ContextDep, response: Response) -> ProbeRunPublic:
+    if probe_runs.count_queued(context.sessions) >= context.settings.probe_queue_limit:
+        raise HTTPException(429, "the probe queue is full; try again when a run has finished",
+                            headers={"Retry-After": "60"})
+    row = probe_runs.enqueue(context.sessions, models=list(dict.fromkeys(body.models)),
+                             frameworks=list(dict.fromkeys(body.frameworks)), mode=body.mode)
+    response.headers["Location"] = f"/api/v1/probe-runs/{row.id}"
+    return run_public(context, row)
+
+
+@router.get("", summary="Recent probe runs, newest first (without results)")
+def recent(context: ContextDep) -> list[ProbeRunPublic]:
+    return [run_public(context, row, with_results=False)
+            for row in probe_runs.recent_runs(context.sessions)]
+
+
+@router.get("/{run_id}", responses=errors(404), summary="Status, progress and results")
+def read(run_id: str, context: ContextDep) -> ProbeRunPublic:
+    row = probe_runs.get_run(context.sessions, run_id)
+    if row is None:
+        raise HTTPException(404, "probe run not found")
+    return run_public(context, row)
+
+
+@router.post("/import", status_code=201, responses=errors(400, 413, 422, 429),
+             dependencies=[rate_limited("probe_runs")],
+             summary="Import a document written by `advisor probe --output`")
+def import_document(document: ProbeRunDocument, context: ContextDep) -> ProbeRunPublic:
+    # The body is validated against the framework-advisor/probe-run@1 schema by its model.
+    return run_public(context, probe_runs.store_imported(context.sessions, document.to_json()))

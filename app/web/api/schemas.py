@@ -1,0 +1,131 @@
+"""Request and response bodies of the REST API (spec §4, §6). Validation lives here and
+shows in OpenAPI; answers are checked against the questionnaire by the service."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.decision.recommendation import Recommendation
+
+ModelName = Literal["mlp", "cnn", "transformer"]
+FrameworkName = Literal["pytorch", "tensorflow"]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RecommendationRequest(_In):
+    answers: dict[str, Any] = Field(
+        description="Question id -> answer; see GET /api/v1/questionnaire. Checked against the "
+                    "questionnaire: every problem is reported at once with a 422.")
+    probe_run_id: str | None = Field(
+        None, pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="Probe run to use as evidence; by default the latest successful local run.")
+
+
+class ReportCreate(RecommendationRequest):
+    title: str | None = Field(None, max_length=120, description="Shown at the top of the report.")
+    # For reports, probe_run_id may name a queued or running run: the report is made at once
+    # from the rules, and its evidence is filled in when the run finishes.
+
+
+class ReportCreated(BaseModel):
+    id: str
+    url: str = Field(description="Permalink of the report page, /r/{id}")
+    delete_token: str = Field(description="Shown once: DELETE /api/v1/reports/{id} with "
+                                          "Authorization: Bearer <delete_token>")
+    recommendation: Recommendation
+
+
+class AnswerLabel(BaseModel):
+    question: str
+    label: str
+    answer: Any
+    answer_label: str
+
+
+class ReportPublic(BaseModel):
+    id: str
+    title: str | None
+    created_at: dt.datetime
+    url: str
+    json_url: str
+    markdown_url: str
+    answers: dict[str, Any]
+    answer_labels: list[AnswerLabel]
+    rules_version: str
+    probe_run_id: str | None
+    pending_probe_run: bool = Field(
+        False, description="True while the cited probe run is still going; the evidence is "
+                           "filled in once, when it finishes")
+    recommendation: Recommendation
+
+
+class ProbeRunCreate(_In):
+    models: list[ModelName] = Field(default_factory=lambda: ["mlp", "cnn", "transformer"],
+                                    min_length=1, max_length=3)
+    frameworks: list[FrameworkName] = Field(default_factory=lambda: ["pytorch", "tensorflow"],
+                                            min_length=1, max_length=2)
+    mode: Literal["quick", "full"] = "quick"
+
+
+class ProbeProgress(BaseModel):
+    total: int
+    done: int
+    current: str
+
+
+class ProbeRunPublic(BaseModel):
+    id: str
+    status: Literal["queued", "running", "succeeded", "partial", "failed", "interrupted"]
+    source: Literal["local", "imported"]
+    mode: str
+    models: list[str]
+    frameworks: list[str]
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    progress: ProbeProgress | None
+    queued_ahead: int | None = Field(None, description="Runs that execute before this one")
+    error: str | None
+    results: dict[str, Any] | None = Field(
+        None, description="The framework-advisor/probe-run@1 document, once finished")
+
+
+class ErrorBody(BaseModel):
+    detail: str
+
+
+class ValidationIssue(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ValidationErrorBody(BaseModel):
+    detail: list[ValidationIssue]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    rules_version: str
+    database: Literal["ok"]
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "The body could not be read (not UTF-8 JSON)"},
+    404: {"model": ErrorBody, "description": "Not found (unknown and malformed ids alike)"},
+    409: {"model": ErrorBody, "description": "The cited probe run has no results yet"},
+    413: {"model": ErrorBody, "description": "Request body larger than the limit"},
+    422: {"model": ValidationErrorBody, "description": "Input does not fit; every problem named"},
+    429: {"model": ErrorBody, "description": "Too many requests from this client; see Retry-After"},
+}
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """Return the OpenAPI error responses an operation can give."""
+    return {code: ERRORS[code] for code in codes}

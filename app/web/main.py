@@ -1,0 +1,109 @@
+"""create_app(settings): the FastAPI application (API, pages, static files)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+
+from app.decision.errors import AnswersError
+from app.decision.rule_set import load_rule_set
+from app.settings import Settings
+from app.storage.database import make_engine, migrate, session_factory
+from app.web import pages
+from app.web.advice import AdviceCache, ProbeRunNotUsable, problems_to_detail
+from app.web.api import health, probe_runs, questionnaire, recommendations, reports
+from app.web.api.schemas import RecommendationRequest
+from app.web.context import ServiceContext
+from app.web.openapi_answers import answers_schema
+from app.web.probe_worker import ProbeWorker
+from app.web.render_cache import RenderCache
+from app.web.security import RateLimiter, SecurityMiddleware
+
+STATIC = Path(__file__).resolve().parents[2] / "static"
+
+
+def create_app(settings: Settings | None = None, *, run_probe_worker: bool = True) -> FastAPI:
+    """Return the application: rules loaded and checked, database migrated."""
+    settings = settings or Settings()
+    rule_set = load_rule_set(settings.rules_dir)  # a broken rule set stops start-up here
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    sessions = session_factory(engine)
+    limiter = RateLimiter(settings.rate_limit_enabled, {
+        "reports": (settings.rate_limit_reports_per_minute, 60.0),
+        "probe_runs": (settings.rate_limit_probe_runs_per_hour, 3600.0),
+    })
+    worker = ProbeWorker(sessions, settings.probe_timeout_s) if run_probe_worker else None
+    context = ServiceContext(settings, rule_set, engine, sessions, limiter, worker,
+                             RenderCache(settings.render_cache_entries, settings.read_cache_ttl_s),
+                             AdviceCache(settings.advice_cache_entries, settings.read_cache_ttl_s))
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if worker is not None:
+            worker.start()
+        yield
+        if worker is not None:
+            worker.stop()
+        engine.dispose()
+
+    app = FastAPI(title="Framework Advisor", version="1.0.0", lifespan=lifespan,
+                  docs_url=None, redoc_url=None,  # /docs is served from static/ (pages.py)
+                  description="PyTorch or TensorFlow for your team's workflow: sourced rules "
+                              "and numbers measured on your machine.")
+    app.state.context = context
+
+    @app.exception_handler(AnswersError)
+    async def bad_answers(_: Request, exc: AnswersError) -> JSONResponse:
+        return JSONResponse({"detail": problems_to_detail(exc)}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code != 405:
+            return await http_exception_handler(request, exc)
+        # Two routes can share a path (GET and DELETE /api/v1/reports/{id}); the
+        # Allow header must list the methods of all of them.
+        allowed = sorted({m for route in app.routes if isinstance(route, APIRoute)
+                          and route.matches(request.scope)[0] != Match.NONE
+                          for m in route.methods})
+        return JSONResponse({"detail": "method not allowed"}, status_code=405,
+                            headers={"Allow": ", ".join(allowed)})
+
+    @app.exception_handler(ProbeRunNotUsable)
+    async def unusable_probe_run(_: Request, exc: ProbeRunNotUsable) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=exc.status)
+
+    app.add_middleware(SecurityMiddleware, max_body_bytes=settings.max_body_bytes)
+    # Routes are matched in order: the hot read paths (report pages, report JSON,
+    # recommendations) come first; the trivial ping, the load benchmark's baseline, last.
+    for module in (pages, reports, recommendations, questionnaire, probe_runs, health):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version,
+                                 description=app.description, routes=app.routes)
+            components = schema["components"]["schemas"]
+            components["Answers"] = answers_schema(rule_set.questionnaire)
+            # POST /api/v1/recommendations reads its body itself (see its docstring).
+            components["RecommendationRequest"] = RecommendationRequest.model_json_schema(
+                ref_template="#/components/schemas/{model}")
+            for name in ("RecommendationRequest", "ReportCreate"):
+                components[name]["properties"]["answers"] = {"$ref": "#/components/schemas/Answers"}
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

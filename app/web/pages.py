@@ -1,0 +1,224 @@
+"""HTML pages: the questionnaire form, report pages (with JSON and Markdown twins), the
+probes pages, the rules page and robots.txt. Rendered server-side; JavaScript only adds
+comfort."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from app.decision.errors import AnswersError
+from app.decision.probe_document import ProbeRunDocument
+from app.decision.questionnaire import validate_answers
+from app.decision.rule_set import FRAMEWORKS
+from app.storage import probe_runs
+from app.storage.reports import report_exists
+from app.web import charts
+from app.web.advice import ProbeRunNotUsable
+from app.web.api.deps import ContextDep
+from app.web.api.reports import REPORT_HEADERS, store_report
+from app.web.api.schemas import ReportCreate
+from app.web.form_answers import answers_from_form
+from app.web.report_view import load_report, report_json_bytes, report_markdown, report_public
+from app.web.security import CSP, client_address
+from probes.plan import MODELS
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+templates = Environment(
+    loader=FileSystemLoader(TEMPLATES),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    undefined=StrictUndefined,  # a missing variable is a bug, never blank text
+    trim_blocks=True, lstrip_blocks=True,
+)
+templates.globals["charts"] = charts
+LABELS = {"pytorch": "PyTorch", "tensorflow": "TensorFlow", "both": "Both"}
+templates.globals["LABELS"] = LABELS
+router = APIRouter(include_in_schema=False)
+DOCS_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+
+
+def render(name: str, status_code: int = 200, headers: dict[str, str] | None = None,
+           **context: Any) -> HTMLResponse:
+    html = templates.get_template(name).render(**context)
+    return HTMLResponse(html, status_code=status_code, headers=headers)
+
+
+def not_found() -> HTMLResponse:
+    return render("not_found.html", status_code=404, title="Not found")
+
+
+@router.get("/", response_class=HTMLResponse)
+def questionnaire_page(context: ContextDep) -> HTMLResponse:
+    questionnaire = context.rule_set.questionnaire
+    defaults = {q.id: q.default for q in questionnaire.questions() if q.default is not None}
+    return render("questionnaire.html", title="Framework Advisor", questionnaire=questionnaire,
+                  values=defaults, errors={}, form_error=None, measure_now=False)
+
+
+@router.post("/reports", response_class=HTMLResponse)
+async def submit_questionnaire(request: Request, context: ContextDep) -> Response:
+    body = (await request.body()).decode("utf-8", errors="replace")
+    form = parse_qs(body, keep_blank_values=True)
+    questionnaire = context.rule_set.questionnaire
+    raw = answers_from_form(questionnaire, form)
+    measure_now = form.get("measure_now", [""])[-1] == "true"
+
+    def again(status: int, message: str, errors: dict[str, str] | None = None,
+              headers: dict[str, str] | None = None) -> HTMLResponse:
+        return render("questionnaire.html", status_code=status, title="Framework Advisor",
+                      questionnaire=questionnaire, values=raw, errors=errors or {},
+                      form_error=message, measure_now=measure_now, headers=headers)
+
+    client = client_address(request, context.settings.trust_forwarded_for)
+    wait = context.limiter.check("reports", client)
+    if wait is not None:
+        return again(429, f"Too many reports from your address; try again in {wait:.0f} s.",
+                     headers={"Retry-After": str(max(1, round(wait)))})
+    try:
+        validate_answers(questionnaire, raw)  # refuse bad answers before queuing any run
+    except AnswersError as exc:
+        return again(422, "Some answers need another look; see the marked questions.",
+                     {p.location: p.message for p in exc.problems})
+    probe_run_id = None
+    if measure_now:
+        if context.limiter.check("probe_runs", client) is not None or \
+                probe_runs.count_queued(context.sessions) >= context.settings.probe_queue_limit:
+            return again(429, "The probes cannot be queued right now (too many runs); "
+                              "untick the measurement option or try again later.")
+        probe_run_id = probe_runs.enqueue(context.sessions, models=list(MODELS),
+                                          frameworks=list(FRAMEWORKS), mode="quick").id
+    try:
+        report_id, token, _ = store_report(context, ReportCreate(answers=raw,
+                                                                 probe_run_id=probe_run_id))
+    except ProbeRunNotUsable as exc:
+        return again(409, str(exc))
+    response = RedirectResponse(f"/r/{report_id}", status_code=303)
+    # The delete token is shown once on the report page, then the cookie is dropped;
+    # it never appears in a URL, so it cannot leak through history or referrers.
+    response.set_cookie(f"delete_token_{report_id}", token, max_age=600, httponly=True,
+                        samesite="strict", path=f"/r/{report_id}")
+    return response
+
+
+@router.get("/r/{report_id}.json")
+async def report_json(report_id: str, context: ContextDep) -> Response:
+    body = report_json_bytes(context, report_id)
+    if body is None:
+        raise HTTPException(404, "report not found")
+    return Response(body, media_type="application/json", headers={
+        **REPORT_HEADERS,
+        "Content-Disposition": f'inline; filename="framework-advisor-{report_id}.json"'})
+
+
+@router.get("/r/{report_id}.md")
+def report_md(report_id: str, request: Request, context: ContextDep) -> Response:
+    row = load_report(context, report_id)
+    if row is None:
+        raise HTTPException(404, "report not found")
+    text = report_markdown(report_public(row), str(request.base_url))
+    return Response(text, media_type="text/markdown; charset=utf-8", headers={
+        **REPORT_HEADERS,
+        "Content-Disposition": f'attachment; filename="framework-advisor-{report_id}.md"'})
+
+
+def _report_html(context: ContextDep, report_id: str, delete_token: str | None
+                 ) -> tuple[bytes, bool]:
+    """Return (page, final): a final page can be cached, a pending one cannot."""
+    row = load_report(context, report_id)
+    if row is None:
+        return b"", False
+    report = report_public(row)
+    run = None
+    if row.pending_probe_run and row.probe_run_id:
+        run = probe_runs.get_run(context.sessions, row.probe_run_id)
+    document = (context.advice.document(context.sessions, report.probe_run_id)
+                if report.probe_run_id else None)
+    return templates.get_template("report.html").render(
+        title=report.title or "Framework Advisor report", report=report,
+        rec=report.recommendation, delete_token=delete_token,
+        measurements=charts.measurement_tables(document) if document else None,
+        document=document, pending_run=run,
+    ).encode(), not row.pending_probe_run
+
+
+@router.get("/r/{report_id}", response_class=HTMLResponse)
+async def report_page(report_id: str, request: Request, context: ContextDep) -> HTMLResponse:
+    # async: a cached page costs less than the trip to the thread pool (`advisor bench server`)
+    if not context.renders.exists(report_id, lambda: report_exists(context.sessions, report_id)):
+        return not_found()
+    cookie = f"delete_token_{report_id}"
+    token = request.cookies.get(cookie) if "cookie" in request.headers else None
+    html = None if token else context.renders.peek(("html", report_id))
+    if html is None:
+        html, final = _report_html(context, report_id, token)
+        if final and not token:  # the delete token is shown once, so never cached
+            context.renders.store(("html", report_id), html)
+    if not html:
+        return not_found()
+    response = HTMLResponse(html, headers={
+        **REPORT_HEADERS,
+        "Link": f'</r/{report_id}.json>; rel="alternate"; type="application/json"'})
+    if token:
+        response.delete_cookie(cookie, path=f"/r/{report_id}")
+    return response
+
+
+@router.get("/probes", response_class=HTMLResponse)
+def probes_page(context: ContextDep) -> HTMLResponse:
+    runs = probe_runs.recent_runs(context.sessions)
+    return render("probes.html", title="Probes", runs=runs, error=None)
+
+
+@router.post("/probes", response_class=HTMLResponse)
+async def start_probe_run(request: Request, context: ContextDep) -> Response:
+    form = parse_qs((await request.body()).decode("utf-8", errors="replace"))
+    models = [m for m in form.get("models", []) if m in MODELS]
+    frameworks = [f for f in form.get("frameworks", []) if f in FRAMEWORKS]
+    mode = form.get("mode", ["quick"])[-1]
+    error = None
+    if not models or not frameworks or mode not in ("quick", "full"):
+        error = "Choose at least one model and one framework, and quick or full mode."
+    elif context.limiter.check("probe_runs", client_address(
+            request, context.settings.trust_forwarded_for)) is not None:
+        error = "Too many probe runs from your address; try again later."
+    elif probe_runs.count_queued(context.sessions) >= context.settings.probe_queue_limit:
+        error = "The probe queue is full; try again when a run has finished."
+    if error:
+        return render("probes.html", status_code=422, title="Probes",
+                      runs=probe_runs.recent_runs(context.sessions), error=error)
+    row = probe_runs.enqueue(context.sessions, models=models, frameworks=frameworks, mode=mode)
+    return RedirectResponse(f"/probes/{row.id}", status_code=303)
+
+
+@router.get("/probes/{run_id}", response_class=HTMLResponse)
+def probe_run_page(run_id: str, context: ContextDep) -> HTMLResponse:
+    row = probe_runs.get_run(context.sessions, run_id)
+    if row is None:
+        return not_found()
+    document = ProbeRunDocument.model_validate(row.document) if row.document else None
+    return render("probe_run.html", title="Probe run", run=row, document=document,
+                  measurements=charts.measurement_tables(document) if document else None,
+                  ahead=probe_runs.queued_ahead(context.sessions, row)
+                  if row.status == "queued" else None)
+
+
+@router.get("/rules", response_class=HTMLResponse)
+def rules_page(context: ContextDep) -> HTMLResponse:
+    return render("rules.html", title="Rules", rule_set=context.rule_set)
+
+
+@router.get("/docs", response_class=HTMLResponse)
+def api_docs() -> HTMLResponse:
+    # Swagger UI sets inline styles from script; only this page allows them, and
+    # still only from this origin.
+    return render("docs.html", headers={"Content-Security-Policy": DOCS_CSP})
+
+
+@router.get("/robots.txt", response_class=PlainTextResponse)
+def robots() -> str:
+    return "User-agent: *\nDisallow: /r/\n"
