@@ -173,3 +173,31 @@ def test_probes_page_queues_a_run_and_shows_it(client):
     refused = client.post("/probes", content="mode=quick",
                           headers={"content-type": "application/x-www-form-urlencoded"})
     assert refused.status_code == 422 and "at least one model" in refused.text
+
+
+def test_a_tie_is_shown_as_a_tie_on_the_page_and_in_markdown(client):
+    from tests.conftest import base_answers
+
+    answers = base_answers()
+    answers.update(priorities=["debuggability"], needs_mlops_pipeline=True)
+    created = client.post("/api/v1/reports", json={"answers": answers}).json()
+    assert created["recommendation"]["decided_by"] == "tie_break"
+    html = client.get(created["url"]).text
+    heading = re.search(r'<h1 id="verdict"[^>]*>(.*?)</h1>', html, re.S).group(1)
+    assert re.sub(r"<[^>]+>", "", heading).strip() == "Tie — PyTorch by tie-break"
+    assert "Tie — PyTorch by tie-break" in client.get(created["url"] + ".md").text
+
+
+def test_constraints_groups_and_paths_are_on_the_page(client):
+    from tests.conftest import base_answers
+
+    answers = base_answers()
+    answers.update(team_experience="pytorch", deployment_targets=["microcontroller"], mcu_npu="none")
+    created = client.post("/api/v1/reports", json={"answers": answers}).json()
+    rec = created["recommendation"]
+    assert (rec["recommended"], rec["decided_by"]) == ("tensorflow", "constraint")
+    html = client.get(created["url"]).text
+    assert "decided by a constraint" in html
+    assert "Blocking: PyTorch → Microcontrollers" in html
+    assert "Target: microcontrollers" in html  # the group table
+    assert "maturity-beta" in html  # PyTorch's Cortex-M path is labelled beta

@@ -18,7 +18,7 @@ from app.decision.flips import find_flips
 from app.decision.questionnaire import Answers, validate_answers
 from app.decision.rule_set import LoadedRule, Rule, RuleSet
 from app.decision.scoring import fired_rules, score_answers
-from app.decision.verdict import tally
+from app.decision.verdict import decide, tally
 
 SAMPLE_ANSWERS = {
     "role": "startup", "team_experience": "both", "team_size": "small",
@@ -70,7 +70,8 @@ def generated_rule_set(base: RuleSet, count: int, seed: int = 7) -> RuleSet:
         when = {"all": parts}
         rule = Rule(id=f"generated-{i}", when=when,
                     points={rng.choice(["pytorch", "tensorflow"]): rng.randint(1, 5)},
-                    why=template.why, sources=template.sources, as_of=template.as_of)
+                    why=template.why, sources=template.sources, as_of=template.as_of,
+                    group=rng.choice(list(base.policy.groups)))
         rules.append(LoadedRule(rule, compile_condition(when, base.questions), "generated"))
     return dataclasses.replace(base, rules=rules)
 
@@ -88,17 +89,18 @@ def run_scoring_benchmark(rule_set: RuleSet, generated: int, console: Console) -
 
     n = len(rule_set.rules)
     row("score one answer set (fire rules + tally)", n,
-        median_seconds(lambda: tally(fired_rules(rule_set, answers, None))), 100e-6)
+        median_seconds(lambda: tally(rule_set, fired_rules(rule_set, answers, None))), 100e-6)
     fired = fired_rules(rule_set, answers, None)
+    verdict = decide(rule_set.policy, tally(rule_set, fired), [])
     row("flip analysis", n,
-        median_seconds(lambda: find_flips(rule_set, answers, None, fired)), 5e-3)
+        median_seconds(lambda: find_flips(rule_set, answers, None, fired, verdict)), 5e-3)
     row("score_answers complete (reasons, toolchain, caveats, flips)", n,
         median_seconds(lambda: score_answers(rule_set, answers)), 5e-3)
     per_rule: list[float] = []
     for size in (generated // 10, generated // 2, generated):
         gc.collect()  # each size starts from a clean heap, not the previous set's leftovers
         big = generated_rule_set(rule_set, size)
-        seconds = median_seconds(lambda big=big: tally(fired_rules(big, answers, None)))
+        seconds = median_seconds(lambda big=big: tally(big, fired_rules(big, answers, None)))
         per_rule.append(seconds / size)
         row("score one answer set, generated rules", size, seconds, 10e-3 * size / generated)
         del big

@@ -1,53 +1,77 @@
-"""Sensitivity: every single-answer change that would change the recommendation.
+"""Sensitivity: the plausible single-answer changes that would change the recommendation.
 
-Only rules that read the changed question are re-evaluated, so the analysis
-costs a few rule evaluations per alternative answer rather than a full re-score.
+Only rules that read the changed question are re-evaluated, and group sums are adjusted
+rather than recomputed, so the analysis costs a few rule evaluations per alternative
+answer rather than a full re-score. Constraints are re-checked when the changed question
+is one they read. Changes a team cannot plausibly make for this decision (its role, its
+model family, adding a deployment target it does not have) are left out by policy
+(rules/policy.yaml `flips`).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
+from typing import NamedTuple
 
 from app.decision.measures import MeasureLookup
 from app.decision.questionnaire import Answers, AnswerValue, Question
 from app.decision.recommendation import Flip
-from app.decision.rule_set import LoadedRule, RuleSet
-from app.decision.verdict import decide, tally
+from app.decision.rule_set import FRAMEWORKS, LoadedRule, RuleSet
+from app.decision.verdict import LABELS, Verdict, capped_scores, decide, group_points
 
 
-def alternatives(question: Question, current: AnswerValue | None, thresholds: set[float]
-                 ) -> Iterator[tuple[AnswerValue | None, str]]:
-    """Yield (changed answer, change in words) for every valid single-answer change."""
+class Alternative(NamedTuple):
+    value: AnswerValue | None
+    change: str  # machine-readable, e.g. "add mobile_android"
+    text: str  # the change in the questionnaire's words
+
+
+def alternatives(question: Question, current: AnswerValue | None, thresholds: set[float],
+                 only_remove: bool = False) -> Iterator[Alternative]:
+    """Yield every valid single-answer change of one question."""
+    noun = question.short or question.label
     if question.type == "single":
         for value in question.values:
             if value != current:
-                yield value, f"{current or 'unanswered'} -> {value}"
+                was = f" instead of {question.label_of(current)}" if current else ""
+                yield Alternative(value, f"{current or 'unanswered'} -> {value}",
+                                  f"If {noun} were {question.label_of(value)}{was}")
     elif question.type == "boolean":
         for value in (True, False):
             if value != current:
-                yield value, f"{_word(current)} -> {_word(value)}"
+                yield Alternative(value, f"{_word(current)} -> {_word(value)}",
+                                  f"If the answer to “{question.label}” were {_word(value)}")
     elif question.type == "multi":
-        chosen = tuple(current or ())
-        for value in question.values:
-            if value in chosen:
-                rest = tuple(v for v in chosen if v != value)
-                if rest or not question.required:
-                    yield (rest or None), f"remove {value}"
-            elif value in question.exclusive:
-                yield (value,), f"only {value}"
-            else:
-                added = tuple(sorted({*chosen, value} - set(question.exclusive)))
-                if question.max_items is None or len(added) <= question.max_items:
-                    yield added, f"add {value}"
+        yield from _multi_alternatives(question, current, noun, only_remove)
     elif question.type == "number":
-        yield from _number_alternatives(question, current, thresholds)
+        yield from _number_alternatives(question, current, thresholds, noun)
     if question.type != "multi" and current is not None and not question.required:
-        yield None, "leave unanswered"
+        yield Alternative(None, "leave unanswered", f"If {noun} were left unanswered")
+
+
+def _multi_alternatives(question: Question, current: AnswerValue | None, noun: str,
+                        only_remove: bool) -> Iterator[Alternative]:
+    chosen = tuple(current or ())  # type: ignore[arg-type]
+    for value in question.values:
+        label = question.label_of(value)
+        if value in chosen:
+            rest = tuple(v for v in chosen if v != value)
+            if rest or not question.required:
+                yield Alternative(rest or None, f"remove {value}",
+                                  f"If you dropped {label} from {noun}")
+        elif only_remove:
+            continue
+        elif value in question.exclusive:
+            yield Alternative((value,), f"only {value}", f"If {noun} were only {label}")
+        else:
+            added = tuple(sorted({*chosen, value} - set(question.exclusive)))
+            if question.max_items is None or len(added) <= question.max_items:
+                yield Alternative(added, f"add {value}", f"If you added {label} to {noun}")
 
 
 def _number_alternatives(question: Question, current: AnswerValue | None,
-                         thresholds: set[float]) -> Iterator[tuple[AnswerValue | None, str]]:
+                         thresholds: set[float], noun: str) -> Iterator[Alternative]:
     # Values on both sides of each threshold rules compare with are the only
     # ones that can change which rules fire.
     low = question.minimum if question.minimum is not None else -math.inf
@@ -57,7 +81,7 @@ def _number_alternatives(question: Question, current: AnswerValue | None,
         for value in (threshold - step, threshold, threshold + step):
             if low <= value <= high and value != current:
                 number: int | float = int(value) if question.integer else round(value, 4)
-                yield number, f"set to {number:g}"
+                yield Alternative(number, f"set to {number:g}", f"If {noun} were {number:g}")
 
 
 def _word(value: AnswerValue | None) -> str:
@@ -65,43 +89,65 @@ def _word(value: AnswerValue | None) -> str:
 
 
 def find_flips(rule_set: RuleSet, answers: Answers, lookup: MeasureLookup | None,
-               fired: Sequence[LoadedRule]) -> list[Flip]:
-    """Return every single-answer change that changes the recommended framework."""
-    base_scores = tally(fired)
-    base_choice = decide(rule_set, base_scores)
+               fired: Sequence[LoadedRule], base: Verdict) -> list[Flip]:
+    """Return every plausible single-answer change that changes the recommended framework."""
+    policy = rule_set.policy
+    base_raw = group_points(fired)
     fired_ids = {id(r) for r in fired}
     plain = answers.plain
+    base_constraints = [c.rule for c in rule_set.constraints if c.condition.predicate(plain, None)]
     flips: list[Flip] = []
     for question in rule_set.questionnaire.questions():
-        indexes = rule_set.rules_by_question.get(question.id)
-        if not indexes:
+        if question.id in policy.flips.fixed:
+            continue
+        indexes = rule_set.rules_by_question.get(question.id, [])
+        reads_constraints = question.id in rule_set.constraint_questions
+        if not indexes and not reads_constraints:
             continue
         # Only rules that read this question can change: their predicate, whether they
-        # fired, and their points, prepared once per question.
+        # fired, their group and points, prepared once per question.
         affected = [(rule_set.rules[i].condition.predicate, id(rule_set.rules[i]) in fired_ids,
-                     rule_set.rules[i].rule.points) for i in indexes]
+                     rule_set.rules[i].rule.group, rule_set.rules[i].rule.points) for i in indexes]
         thresholds = rule_set.thresholds.get(question.id, set())
         found: list[Flip] = []
-        for value, change in alternatives(question, plain.get(question.id), thresholds):
+        only_remove = question.id in policy.flips.only_remove
+        for alt in alternatives(question, plain.get(question.id), thresholds, only_remove):
             changed = dict(plain)
-            if value is None:
+            if alt.value is None:
                 changed.pop(question.id, None)
             else:
-                changed[question.id] = value
-            pytorch, tensorflow = base_scores["pytorch"], base_scores["tensorflow"]
-            for predicate, was, points in affected:
+                changed[question.id] = alt.value
+            raw = {g: dict(p) for g, p in base_raw.items()}
+            for predicate, was, group, points in affected:
                 if predicate(changed, lookup) != was:
                     sign = -1 if was else 1
-                    pytorch += sign * points.get("pytorch", 0)
-                    tensorflow += sign * points.get("tensorflow", 0)
-            scores = {"pytorch": pytorch, "tensorflow": tensorflow}
-            choice = decide(rule_set, scores)
-            if choice != base_choice:
-                answer = list(value) if isinstance(value, tuple) else value
-                found.append(Flip(question=question.id, answer=answer, change=change,
-                                  recommended=choice, scores=scores))
+                    bucket = raw.setdefault(group, dict.fromkeys(FRAMEWORKS, 0))
+                    for framework, value in points.items():
+                        bucket[framework] += sign * value
+            constraints = base_constraints
+            if reads_constraints:
+                constraints = [c.rule for c in rule_set.constraints
+                               if c.condition.predicate(changed, None)]
+            verdict = decide(policy, capped_scores(policy, raw), constraints, raw)
+            if verdict.recommended != base.recommended:
+                answer = list(alt.value) if isinstance(alt.value, tuple) else alt.value
+                found.append(Flip(question=question.id, answer=answer, change=alt.change,
+                                  text=_sentence(alt.text, verdict), recommended=verdict.recommended,
+                                  decided_by=verdict.decided_by, scores=verdict.scores))
         flips.extend(_nearest_numbers(question, plain.get(question.id), found))
     return flips
+
+
+def _sentence(change: str, verdict: Verdict) -> str:
+    name = LABELS[verdict.recommended]
+    other = "tensorflow" if verdict.recommended == "pytorch" else "pytorch"
+    points = (f"{name} {verdict.scores[verdict.recommended]} – "
+              f"{LABELS[other]} {verdict.scores[other]}")
+    if verdict.decided_by == "constraint":
+        return f"{change}: {name}, because {LABELS[other]} could not reach a target ({points})"
+    if verdict.decided_by == "tie_break":
+        return f"{change}: a tie ({points}), {name} by tie-break"
+    return f"{change}: {points}"
 
 
 def _nearest_numbers(question: Question, current: AnswerValue | None, found: list[Flip]

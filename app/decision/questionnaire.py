@@ -35,6 +35,8 @@ class Question(BaseModel):
     type: QuestionType
     label: str
     help: str
+    # A short noun phrase for sentences ("the framework your team knows"); the label if absent.
+    short: str | None = None
     required: bool = False
     options: tuple[Option, ...] = ()
     max_items: int | None = None

@@ -16,11 +16,39 @@ class _Out(BaseModel):
 class Reason(_Out):
     rule_id: str
     framework: Framework
-    points: int
+    points: int = Field(description="the rule's points before its group's cap")
     why: str
     sources: list[str]
     as_of: str
     evidence: bool = Field(False, description="true when the rule is conditioned on probe numbers")
+    group: str = Field(description="the factor group whose cap the points share")
+
+
+class GroupScore(_Out):
+    group: str
+    label: str
+    pytorch: int = Field(description="PyTorch's points in this group after the cap")
+    tensorflow: int = Field(description="TensorFlow's points in this group after the cap")
+    cap: int
+    raw: dict[str, int] = Field(description="each framework's points before the cap")
+
+
+class Constraint(_Out):
+    rule_id: str
+    target: str
+    target_label: str
+    framework: Framework
+    level: Literal["blocking", "caution"]
+    why: str
+    sources: list[str]
+    as_of: str
+
+
+class AlsoConsider(_Out):
+    option: str
+    why: str
+    sources: list[str]
+    as_of: str
 
 
 class ToolchainStep(_Out):
@@ -29,21 +57,27 @@ class ToolchainStep(_Out):
     why: str
     rule_id: str
     sources: list[str]
+    target: str | None = Field(description="the deployment target the step serves; null: the whole project")
+    maturity: Literal["native", "converted", "beta", "none"]
 
 
 class Caveat(_Out):
     tool: str
     status: str
     why: str
+    migration: str = Field(description="what to move to, for the user's targets")
     sources: list[str]
     as_of: str
+    in_use: bool = Field(description="true when the team uses the tool today (current_stack)")
 
 
 class Flip(_Out):
     question: str
     answer: Any = Field(description="the whole changed answer; null means left unanswered")
     change: str = Field(description="the change in words, e.g. 'add mobile_android'")
+    text: str = Field(description="the change as a sentence in the questionnaire's labels")
     recommended: Framework
+    decided_by: Literal["score", "tie_break", "constraint"]
     scores: dict[str, int]
 
 
@@ -82,11 +116,46 @@ class Evidence(_Out):
 
 class Recommendation(_Out):
     recommended: Framework
-    scores: dict[str, int]
+    decided_by: Literal["score", "tie_break", "constraint"] = Field(
+        description="how the verdict was reached: more points, the policy's tie-break, or a "
+                    "blocking constraint on the other framework")
+    summary: str = Field(description="the verdict and how it was reached, in one or two sentences")
+    scores: dict[str, int] = Field(description="each framework's points after group caps")
     confidence: float = Field(ge=0.5, le=1.0)
+    groups: list[GroupScore]
+    constraints: list[Constraint]
     reasons: list[Reason]
     toolchain: dict[str, list[ToolchainStep]]
     caveats: list[Caveat]
+    also_consider: list[AlsoConsider]
     flips: list[Flip]
     evidence: Evidence | None
+    provisional: bool = Field(False, description="true while a cited probe run is still queued or running")
     rules_version: str
+
+
+def recommendation_from_snapshot(data: dict[str, Any]) -> Recommendation:
+    """Return a stored recommendation, upgrading snapshots made before the grouped model.
+
+    Reports are immutable: one stored by an earlier version lacks the fields added since
+    (decided_by, groups, constraints, also_consider, toolchain target and maturity, ...).
+    Those are filled with what the old snapshot implies — never recomputed under today's
+    rules — so every stored report stays readable.
+    """
+    if "decided_by" in data:
+        return Recommendation.model_validate(data)
+    old = dict(data)
+    scores = old.get("scores", {})
+    tie = scores.get("pytorch") == scores.get("tensorflow")
+    old.update(decided_by="tie_break" if tie else "score",
+               summary="Made before factor groups and constraints were reported; scores are "
+                       "plain sums of rule points.",
+               groups=[], constraints=[], also_consider=[], provisional=False)
+    old["reasons"] = [{**r, "group": r.get("group", "ungrouped")} for r in old.get("reasons", [])]
+    old["toolchain"] = {f: [{**s, "target": s.get("target"), "maturity": s.get("maturity", "native")}
+                            for s in steps] for f, steps in old.get("toolchain", {}).items()}
+    old["caveats"] = [{**c, "migration": c.get("migration", "See the sources."),
+                       "in_use": c.get("in_use", False)} for c in old.get("caveats", [])]
+    old["flips"] = [{**f, "text": f.get("text", f"{f.get('question')}: {f.get('change')}"),
+                     "decided_by": f.get("decided_by", "score")} for f in old.get("flips", [])]
+    return Recommendation.model_validate(old)

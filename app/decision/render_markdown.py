@@ -24,16 +24,31 @@ def _source(source: str) -> str:
     return _escape(source)
 
 
+def verdict_line(rec: Recommendation) -> str:
+    """Return the verdict as shown everywhere: a tie is shown as a tie."""
+    name = LABELS[rec.recommended]
+    if rec.decided_by == "tie_break":
+        return f"Tie — {name} by tie-break"
+    if rec.decided_by == "constraint":
+        return f"Recommended: {name} (decided by a constraint)"
+    return f"Recommended: {name}"
+
+
+def _points(capped: int, raw: int) -> str:
+    return f"{capped} (of {raw}, capped)" if raw > capped else str(capped)
+
+
 def render_markdown(rec: Recommendation, *, title: str | None = None,
                     answers: dict[str, Any] | None = None, url: str | None = None) -> str:
     """Return the whole recommendation as a Markdown document."""
     lines: list[str] = []
     lines.append(f"# {_escape(title) if title else 'Framework Advisor recommendation'}")
     lines.append("")
-    lines.append(
-        f"**Recommended: {LABELS[rec.recommended]}** — confidence {rec.confidence:.2f} "
-        f"(PyTorch {rec.scores['pytorch']} points, TensorFlow {rec.scores['tensorflow']} points)."
-    )
+    lines.append(f"**{verdict_line(rec)}** — confidence {rec.confidence:.2f}.")
+    if rec.provisional:
+        lines.append("\n*Provisional: a probe run this report cites is still running; the measured "
+                     "evidence, and with it the points, may still change.*")
+    lines.append(f"\n{_escape(rec.summary)}")
     if url:
         lines.append(f"\nReport: {url}")
     lines.append(f"\nRules version `{rec.rules_version}`.")
@@ -42,6 +57,17 @@ def render_markdown(rec: Recommendation, *, title: str | None = None,
         for key, value in answers.items():
             shown = ", ".join(map(str, value)) if isinstance(value, list) else value
             lines.append(f"| {_escape(key)} | {_escape(str(shown))} |")
+    if rec.constraints:
+        lines += ["", "## Constraints", ""]
+        for c in rec.constraints:
+            level = "Blocking" if c.level == "blocking" else "Caution"
+            lines.append(f"- **{level}: {LABELS[c.framework]} → {_escape(c.target_label)}.** "
+                         f"{_escape(c.why)} Sources: {', '.join(_source(s) for s in c.sources)}.")
+    lines += ["", "## Points per factor group", "",
+              "| Group | PyTorch | TensorFlow | Cap |", "|---|---|---|---|"]
+    for g in rec.groups:
+        lines.append(f"| {_escape(g.label)} | {_points(g.pytorch, g.raw['pytorch'])} | "
+                     f"{_points(g.tensorflow, g.raw['tensorflow'])} | {g.cap} |")
     lines += ["", "## Reasons (strongest first)", ""]
     if not rec.reasons:
         lines.append("No rule applied to these answers.")
@@ -52,25 +78,33 @@ def render_markdown(rec: Recommendation, *, title: str | None = None,
             f"- **+{reason.points} {LABELS[reason.framework]}** `{reason.rule_id}`{tag}: "
             f"{_escape(reason.why)} Sources: {sources} (as of {reason.as_of})."
         )
-    lines += ["", "## Recommended stack", ""]
+    lines += ["", "## The path to each target", ""]
     for framework, steps in rec.toolchain.items():
-        lines += [f"### {LABELS[framework]}", "", "| Stage | Tool | Why |", "|---|---|---|"]
+        lines += [f"### {LABELS[framework]}", "", "| Stage | Target | Tool | Maturity | Why |",
+                  "|---|---|---|---|---|"]
         for step in steps:
-            lines.append(f"| {step.stage} | {_escape(step.tool)} | {_escape(step.why)} |")
+            lines.append(f"| {step.stage} | {_escape(step.target or 'whole project')} | "
+                         f"{_escape(step.tool)} | {step.maturity} | {_escape(step.why)} |")
+        lines.append("")
+    if rec.also_consider:
+        lines += ["## Also consider", ""]
+        for item in rec.also_consider:
+            lines.append(f"- **{_escape(item.option)}**: {_escape(item.why)} "
+                         f"Sources: {', '.join(_source(s) for s in item.sources)}.")
         lines.append("")
     if rec.caveats:
-        lines += ["## Caveats: deprecated, archived or renamed tools", ""]
+        lines += ["## Caveats: tools you use or that this stack names", ""]
         for caveat in rec.caveats:
-            lines.append(f"- **{_escape(caveat.tool)}** ({caveat.status}): {_escape(caveat.why)} "
+            use = " You use it today." if caveat.in_use else ""
+            lines.append(f"- **{_escape(caveat.tool)}** ({caveat.status}): {_escape(caveat.why)}{use} "
+                         f"Move to: {_escape(caveat.migration)} "
                          f"Sources: {', '.join(_source(s) for s in caveat.sources)}.")
         lines.append("")
     lines += ["## What would change this", ""]
     if not rec.flips:
-        lines.append("No single answer change would change the recommendation.")
+        lines.append("No plausible single change of answer would change the recommendation.")
     for flip in rec.flips:
-        lines.append(f"- `{flip.question}`: {_escape(flip.change)} → "
-                     f"{LABELS[flip.recommended]} ({flip.scores['pytorch']} vs "
-                     f"{flip.scores['tensorflow']})")
+        lines.append(f"- {_escape(flip.text)}")
     lines.append("")
     if rec.evidence is not None:
         ev = rec.evidence

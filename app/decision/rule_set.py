@@ -40,10 +40,17 @@ class Sourced(BaseModel):
         return value
 
 
+Maturity = Literal["native", "converted", "beta", "none"]
+Level = Literal["blocking", "caution"]
+
+
 class Rule(Sourced):
     id: str = Field(pattern=KEBAB)
     when: Any
     points: dict[Literal["pytorch", "tensorflow"], int] = Field(min_length=1)
+    # The factor group the rule belongs to (rules/policy.yaml `groups`): overlapping rules in
+    # one group share that group's cap instead of stacking.
+    group: str
 
     @field_validator("points")
     @classmethod
@@ -58,14 +65,42 @@ class ToolchainRule(Sourced):
     id: str = Field(pattern=KEBAB)
     framework: Literal["pytorch", "tensorflow"]
     stage: str
-    tool: str = Field(min_length=1, max_length=120)
+    tool: str = Field(min_length=1, max_length=160)
+    # The deployment target the step serves (a deployment_targets value), or null for the
+    # whole project; how mature the path from this framework is.
+    target: str | None = None
+    maturity: Maturity
     when: Any = None
+
+
+class ConstraintRule(Sourced):
+    """A framework with no maintained production path (blocking) or only a fragile one
+    (caution) to one of the user's targets."""
+
+    id: str = Field(pattern=KEBAB)
+    target: str
+    framework: Literal["pytorch", "tensorflow"]
+    level: Level
+    when: Any
+    # Toolchain rules whose `none` maturity this constraint stands for.
+    toolchain: tuple[str, ...] = ()
+
+
+class AlsoConsider(Sourced):
+    """An honest pointer beyond the two frameworks (JAX, Keras 3, a neutral runtime)."""
+
+    id: str = Field(pattern=KEBAB)
+    option: str = Field(min_length=2, max_length=80)
+    when: Any
 
 
 class ToolStatus(Sourced):
     tool: str = Field(min_length=1, max_length=120)
     status: Literal["deprecated", "archived", "renamed", "maintenance", "beta"]
-    when: Any = None
+    # The current_stack answer that means "we use this today", if the questionnaire has one.
+    stack_value: str | None = None
+    # What to move to, right for the targets where the tool is used.
+    migration: str = Field(min_length=10, max_length=600)
 
 
 class Claim(Sourced):
@@ -76,12 +111,47 @@ class Claim(Sourced):
     per_model: bool = True
 
 
+class Group(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    label: str
+    cap: int = Field(ge=1, le=20)
+    why: str = Field(min_length=10)
+
+
+class ConfidencePolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    explain: str
+    # A margin of this many points (after caps) counts as decisive on its own.
+    decisive_margin: float = Field(gt=0)
+    # Points added to those in play, so that a lone point is not "all the evidence".
+    prior_points: float = Field(ge=0)
+    # What a group leading by a single point (a slight edge) counts towards decisiveness.
+    slight_edge_weight: float = Field(ge=0, le=1)
+    # Confidence of a verdict decided by a blocking constraint on the other framework.
+    constraint: float = Field(ge=0.5, le=1.0)
+    # Subtracted for each caution constraint on the recommended framework.
+    caution_penalty: float = Field(ge=0.0, le=0.5)
+    # The most confidence a verdict can have when both frameworks are blocked somewhere.
+    both_blocked_max: float = Field(ge=0.5, le=1.0)
+
+
+class FlipPolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    why: str
+    # Questions whose answer a team cannot plausibly change for this decision.
+    fixed: tuple[str, ...] = ()
+    # Multi questions where only dropping a chosen value is a plausible change.
+    only_remove: tuple[str, ...] = ()
+
+
 class Policy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     points_scale: dict[int, str]
+    groups: dict[str, Group] = Field(min_length=1)
     tie_break: Literal["pytorch", "tensorflow"]
     tie_break_why: str
-    confidence: str
+    confidence: ConfidencePolicy
+    flips: FlipPolicy
     stages: tuple[str, ...]
     probe_model_for_family: dict[str, Literal["mlp", "cnn", "transformer"]]
 
@@ -102,7 +172,18 @@ class LoadedToolchainRule:
 @dataclass(frozen=True)
 class LoadedToolStatus:
     status: ToolStatus
-    condition: CompiledCondition | None
+
+
+@dataclass(frozen=True)
+class LoadedConstraint:
+    rule: ConstraintRule
+    condition: CompiledCondition
+
+
+@dataclass(frozen=True)
+class LoadedAlsoConsider:
+    rule: AlsoConsider
+    condition: CompiledCondition
 
 
 @dataclass(frozen=True)
@@ -122,6 +203,8 @@ class RuleSet:
     toolchain: list[LoadedToolchainRule]
     tools: list[LoadedToolStatus]
     claims: list[LoadedClaim]
+    constraints: list[LoadedConstraint]
+    also_consider: list[LoadedAlsoConsider]
     version: str
 
     @cached_property
@@ -146,6 +229,11 @@ class RuleSet:
             for qid in loaded.condition.questions:
                 index.setdefault(qid, []).append(i)
         return index
+
+    @cached_property
+    def constraint_questions(self) -> set[str]:
+        """Return the question ids any constraint reads (flips re-check constraints on them)."""
+        return {qid for c in self.constraints for qid in c.condition.questions}
 
     @cached_property
     def thresholds(self) -> dict[str, set[float]]:
@@ -265,6 +353,7 @@ def load_rule_set(directory: Path | None = None) -> RuleSet:
     if questionnaire is None or policy is None:
         raise RulesError(problems.problems)
     questions = questionnaire.by_id()
+    targets = questions["deployment_targets"].values if "deployment_targets" in questions else ()
 
     rules: list[LoadedRule] = []
     seen_ids: dict[str, str] = {}
@@ -278,6 +367,10 @@ def load_rule_set(directory: Path | None = None) -> RuleSet:
                 continue
             where = f"rule {rule.id}"
             if not _claim_id(problems, seen_ids, path, where, rule.id):
+                continue
+            if rule.group not in policy.groups:
+                problems.add(path, f"{where} field group",
+                             f"unknown group {rule.group!r}; expected one of {', '.join(policy.groups)}")
                 continue
             condition = _condition(problems, path, where, rule.when, questions)
             if condition is not None:
@@ -296,6 +389,10 @@ def load_rule_set(directory: Path | None = None) -> RuleSet:
             problems.add(path, f"{where} field stage",
                          f"unknown stage {trule.stage!r}; expected one of {', '.join(policy.stages)}")
             continue
+        if trule.target is not None and trule.target not in targets:
+            problems.add(path, f"{where} field target",
+                         f"unknown target {trule.target!r}; expected one of {', '.join(targets)}")
+            continue
         condition = None
         if trule.when is not None:
             condition = _condition(problems, path, where, trule.when, questions)
@@ -305,16 +402,60 @@ def load_rule_set(directory: Path | None = None) -> RuleSet:
 
     tools: list[LoadedToolStatus] = []
     path = root / "tools.yaml"
+    stack = questions.get("current_stack")
     for where, entry in _entries(problems, path, read("tools.yaml"), "tools"):
         status = _validated(problems, path, where, entry, ToolStatus)
         if status is None:
             continue
-        condition = None
-        if status.when is not None:
-            condition = _condition(problems, path, f"tool {status.tool}", status.when, questions)
-            if condition is None:
-                continue
-        tools.append(LoadedToolStatus(status, condition))
+        if status.stack_value is not None and (stack is None or status.stack_value not in stack.values):
+            problems.add(path, f"tool {status.tool} field stack_value",
+                         f"{status.stack_value!r} is not a current_stack option")
+            continue
+        tools.append(LoadedToolStatus(status))
+
+    constraints: list[LoadedConstraint] = []
+    path = root / "constraints.yaml"
+    toolchain_ids = {t.rule.id: t.rule for t in toolchain}
+    covered: set[str] = set()
+    for where, entry in _entries(problems, path, read("constraints.yaml"), "constraints"):
+        crule = _validated(problems, path, where, entry, ConstraintRule)
+        if crule is None:
+            continue
+        where = f"constraint {crule.id}"
+        if not _claim_id(problems, seen_ids, path, where, crule.id):
+            continue
+        if crule.target not in targets:
+            problems.add(path, f"{where} field target",
+                         f"unknown target {crule.target!r}; expected one of {', '.join(targets)}")
+            continue
+        for tid in crule.toolchain:
+            step = toolchain_ids.get(tid)
+            if step is None or step.framework != crule.framework or step.target != crule.target:
+                problems.add(path, f"{where} field toolchain",
+                             f"{tid!r} is not a {crule.framework} toolchain rule for {crule.target}")
+            covered.add(tid)
+        condition = _condition(problems, path, where, crule.when, questions)
+        if condition is not None:
+            constraints.append(LoadedConstraint(crule, condition))
+    # The verdict is checked against its own toolchain: a path that says "none" must be
+    # stated as a constraint, or the report could recommend a framework that cannot ship.
+    for tid, step in toolchain_ids.items():
+        if step.maturity == "none" and tid not in covered:
+            problems.add(root / "toolchains.yaml", f"toolchain rule {tid} field maturity",
+                         "maturity none needs a constraint in constraints.yaml naming this rule")
+
+    also: list[LoadedAlsoConsider] = []
+    path = root / "also_consider.yaml"
+    for where, entry in _entries(problems, path, read("also_consider.yaml"), "also_consider"):
+        arule = _validated(problems, path, where, entry, AlsoConsider)
+        if arule is None:
+            continue
+        where = f"also_consider {arule.id}"
+        if not _claim_id(problems, seen_ids, path, where, arule.id):
+            continue
+        condition = _condition(problems, path, where, arule.when, questions)
+        if condition is not None:
+            also.append(LoadedAlsoConsider(arule, condition))
 
     claims: list[LoadedClaim] = []
     path = root / "claims.yaml"
@@ -332,7 +473,8 @@ def load_rule_set(directory: Path | None = None) -> RuleSet:
 
     if problems.problems:
         raise RulesError(problems.problems)
-    files = ["questionnaire.yaml", "policy.yaml", "toolchains.yaml", "tools.yaml", "claims.yaml"]
+    files = ["questionnaire.yaml", "policy.yaml", "toolchains.yaml", "tools.yaml", "claims.yaml",
+             "constraints.yaml", "also_consider.yaml"]
     files += [str(p.relative_to(root)) for p in rule_files]
     return RuleSet(
         directory=root,
@@ -342,6 +484,8 @@ def load_rule_set(directory: Path | None = None) -> RuleSet:
         toolchain=toolchain,
         tools=tools,
         claims=claims,
+        constraints=constraints,
+        also_consider=also,
         version=_content_hash(root, files),
     )
 

@@ -1,35 +1,141 @@
-"""The verdict from a set of fired rules: each framework's score, the winner, the confidence.
+"""The verdict from fired rules and constraints: grouped scores, the winner, how it was
+decided, and a confidence that reflects decisiveness (rules/policy.yaml explains each).
 
-Scoring and the sensitivity analysis (flips) both need these, so they live here
-and neither of those modules imports the other.
+Scoring and the sensitivity analysis (flips) both need these, so they live here and
+neither of those modules imports the other.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
-from app.decision.rule_set import FRAMEWORKS, LoadedRule, RuleSet
+from app.decision.rule_set import FRAMEWORKS, ConstraintRule, LoadedRule, Policy, RuleSet
+
+LABELS = {"pytorch": "PyTorch", "tensorflow": "TensorFlow"}
+
+GroupPoints = dict[str, dict[str, int]]
 
 
-def tally(fired: Sequence[LoadedRule]) -> dict[str, int]:
-    """Return each framework's score: the sum of the points its fired rules give it."""
-    scores = dict.fromkeys(FRAMEWORKS, 0)
+@dataclass(frozen=True)
+class Verdict:
+    recommended: str
+    decided_by: str  # "score" | "tie_break" | "constraint"
+    scores: dict[str, int]
+    confidence: float
+    blocked: dict[str, tuple[str, ...]]  # framework -> targets it has no production path to
+
+
+def group_points(fired: Iterable[LoadedRule]) -> GroupPoints:
+    """Return each group's raw points per framework (before caps)."""
+    raw: GroupPoints = {}
     for loaded in fired:
+        bucket = raw.setdefault(loaded.rule.group, dict.fromkeys(FRAMEWORKS, 0))
         for framework, points in loaded.rule.points.items():
-            scores[framework] += points
+            bucket[framework] += points
+    return raw
+
+
+def capped_scores(policy: Policy, raw: Mapping[str, Mapping[str, int]]) -> dict[str, int]:
+    """Return each framework's score: the sum over groups of its points, each group capped."""
+    scores = dict.fromkeys(FRAMEWORKS, 0)
+    for group, points in raw.items():
+        cap = policy.groups[group].cap
+        for framework in FRAMEWORKS:
+            scores[framework] += min(points.get(framework, 0), cap)
     return scores
 
 
-def decide(rule_set: RuleSet, scores: dict[str, int]) -> str:
-    """Return the framework with the higher score; ties go to the policy's tie-break."""
-    if scores["pytorch"] == scores["tensorflow"]:
-        return rule_set.policy.tie_break
-    return "pytorch" if scores["pytorch"] > scores["tensorflow"] else "tensorflow"
+def tally(rule_set: RuleSet, fired: Sequence[LoadedRule]) -> dict[str, int]:
+    """Return each framework's capped score for the fired rules."""
+    return capped_scores(rule_set.policy, group_points(fired))
 
 
-def confidence(scores: dict[str, int]) -> float:
-    """Return 0.5 + 0.5 * |P - T| / (P + T): how one-sided the points are (rules/policy.yaml)."""
-    total = scores["pytorch"] + scores["tensorflow"]
-    if total == 0:
+def decide(policy: Policy, scores: Mapping[str, int], constraints: Sequence[ConstraintRule],
+           raw: Mapping[str, Mapping[str, int]] | None = None) -> Verdict:
+    """Return the verdict: a blocking constraint on one framework decides; else the points."""
+    blocked = {f: tuple(sorted({c.target for c in constraints
+                                if c.framework == f and c.level == "blocking"}))
+               for f in FRAMEWORKS}
+    p, t = scores["pytorch"], scores["tensorflow"]
+    by_score = policy.tie_break if p == t else ("pytorch" if p > t else "tensorflow")
+    score_confidence = margin_confidence(policy, by_score, scores, raw or {})
+    only_blocked = [f for f in FRAMEWORKS if blocked[f]]
+    if len(only_blocked) == 1:
+        recommended = _other(only_blocked[0])
+        decided_by = "constraint"
+        confidence = policy.confidence.constraint
+        if recommended == by_score and p != t:
+            confidence = max(confidence, score_confidence)
+    else:
+        recommended = by_score
+        decided_by = "tie_break" if p == t else "score"
+        confidence = score_confidence
+        if len(only_blocked) == 2:
+            confidence = min(confidence, policy.confidence.both_blocked_max)
+    if decided_by != "tie_break":
+        cautions = sum(1 for c in constraints if c.framework == recommended and c.level == "caution")
+        confidence = max(0.5, confidence - cautions * policy.confidence.caution_penalty)
+    return Verdict(recommended, decided_by, dict(scores), round(confidence, 4), blocked)
+
+
+def margin_confidence(policy: Policy, winner: str, scores: Mapping[str, int],
+                      raw: Mapping[str, Mapping[str, int]]) -> float:
+    """Return how decisive a points verdict is (rules/policy.yaml `confidence.explain`).
+
+    confidence = 0.5 + 0.49 * strength * sqrt(share), where
+    share = margin / (points in play + prior_points): how one-sided the points are, with a
+    prior so that a lone point is not "all the evidence";
+    strength = min(1, effective margin / decisive_margin): each group's lead for the winner,
+    a group that leads by only one point (a slight edge) counting `slight_edge_weight`.
+    """
+    conf = policy.confidence
+    loser = _other(winner)
+    margin, total = scores[winner] - scores[loser], scores[winner] + scores[loser]
+    if margin <= 0:
         return 0.5
-    return round(0.5 + 0.5 * abs(scores["pytorch"] - scores["tensorflow"]) / total, 4)
+    effective = 0.0
+    for group, points in raw.items():
+        cap = policy.groups[group].cap
+        lead = min(points.get(winner, 0), cap) - min(points.get(loser, 0), cap)
+        effective += lead * (conf.slight_edge_weight if abs(lead) == 1 else 1.0)
+    strength = max(0.0, min(1.0, effective / conf.decisive_margin))
+    share = margin / (total + conf.prior_points)
+    return 0.5 + 0.49 * strength * math.sqrt(share)
+
+
+def summary(verdict: Verdict, constraints: Sequence[ConstraintRule],
+            target_labels: Mapping[str, str]) -> str:
+    """Return the verdict and how it was reached, in plain words."""
+    name = LABELS[verdict.recommended]
+    p, t = verdict.scores["pytorch"], verdict.scores["tensorflow"]
+    points = f"PyTorch {p} – TensorFlow {t}"
+
+    def blockers(framework: str) -> str:
+        return "; ".join(_first_sentence(c.why) for c in constraints
+                         if c.framework == framework and c.level == "blocking")
+
+    if verdict.decided_by == "constraint":
+        other = _other(verdict.recommended)
+        return (f"{name}, decided by a constraint rather than by points ({points}): "
+                f"{blockers(other)}")
+    prefix = ""
+    if all(verdict.blocked[f] for f in FRAMEWORKS):
+        where = {f: ", ".join(target_labels.get(x, x) for x in verdict.blocked[f]) for f in FRAMEWORKS}
+        prefix = (f"Neither framework reaches every target — PyTorch has no maintained production "
+                  f"path to {where['pytorch']}, TensorFlow none to {where['tensorflow']}: plan those "
+                  "targets separately. On the rest: ")
+    if verdict.decided_by == "tie_break":
+        return (prefix + f"Tie at {p} points each — {name} by tie-break. Nothing in your answers "
+                "separates the two; the tie-break is a lean, not a verdict.")
+    return prefix + f"{name}, {points} after each factor group's cap."
+
+
+def _first_sentence(text: str) -> str:
+    head, dot, _ = text.partition(". ")
+    return head + (dot.strip() or "")
+
+
+def _other(framework: str) -> str:
+    return "tensorflow" if framework == "pytorch" else "pytorch"

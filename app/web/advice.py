@@ -146,9 +146,9 @@ def advise(rule_set: RuleSet, sessions: sessionmaker[Session], raw_answers: Any,
 
 
 def advise_from_rules(rule_set: RuleSet, raw_answers: Any) -> Advice:
-    """Return the recommendation from the rules alone, with no probe evidence."""
+    """Return the recommendation from the rules alone while its probe run is still to come."""
     answers = validate_answers(rule_set.questionnaire, raw_answers)
-    payload = score_answers(rule_set, answers).model_dump_json().encode()
+    payload = score_answers(rule_set, answers, provisional=True).model_dump_json().encode()
     return Advice(answers, payload, None)
 
 

@@ -142,8 +142,13 @@ def _report_html(context: ContextDep, report_id: str, delete_token: str | None
         title=report.title or "Framework Advisor report", report=report,
         rec=report.recommendation, delete_token=delete_token,
         measurements=charts.measurement_tables(document) if document else None,
-        document=document, pending_run=run,
+        document=document, pending_run=run, target_labels=_target_labels(context),
     ).encode(), not row.pending_probe_run
+
+
+def _target_labels(context: ContextDep) -> dict[str, str]:
+    targets = context.rule_set.questions["deployment_targets"]
+    return {value: targets.label_of(value) for value in targets.values}
 
 
 @router.get("/r/{report_id}", response_class=HTMLResponse)

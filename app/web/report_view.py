@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from app.decision.probe_document import ProbeRunDocument
 from app.decision.questionnaire import validate_answers
-from app.decision.recommendation import Recommendation
+from app.decision.recommendation import recommendation_from_snapshot
 from app.decision.render_markdown import render_markdown
 from app.decision.scoring import score_answers
 from app.storage import probe_runs
@@ -26,7 +26,7 @@ def report_public(row: ReportRow) -> ReportPublic:
         json_url=f"/r/{row.id}.json", markdown_url=f"/r/{row.id}.md", answers=row.answers,
         answer_labels=row.answer_labels, rules_version=row.rules_version,
         probe_run_id=row.probe_run_id, pending_probe_run=row.pending_probe_run,
-        recommendation=Recommendation.model_validate(row.recommendation),
+        recommendation=recommendation_from_snapshot(row.recommendation),
     )
 
 

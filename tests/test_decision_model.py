@@ -1,0 +1,232 @@
+"""The decision model: grouped and capped scoring, constraints that decide, runtime paths per
+target, caveats only where they concern the team, plausible flips in plain words."""
+
+from __future__ import annotations
+
+import random
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from app.decision.errors import RulesError
+from app.decision.questionnaire import validate_answers
+from app.decision.rule_set import ConstraintRule, RuleSet, load_rule_set
+from app.decision.scoring import score_answers
+from app.decision.verdict import decide
+from tests.conftest import EXAMPLES, base_answers
+
+PANEL = yaml.safe_load((Path(__file__).parent / "panel" / "profiles.yaml").read_text())["profiles"]
+
+
+def recommend(rule_set: RuleSet, raw: dict[str, Any]):
+    return score_answers(rule_set, validate_answers(rule_set.questionnaire, raw))
+
+
+def random_answers(rule_set: RuleSet, rng: random.Random) -> dict[str, Any]:
+    raw = base_answers()
+    for question in rule_set.questionnaire.questions():
+        if question.type == "single" and (question.required or rng.random() < 0.5):
+            raw[question.id] = rng.choice(question.values)
+        elif question.type == "multi" and question.id != "current_stack":
+            plain = [v for v in question.values if v not in question.exclusive]
+            top = min(question.max_items or 3, len(plain))
+            raw[question.id] = rng.sample(plain, rng.randint(1, top))
+        elif question.type == "boolean" and (question.required or rng.random() < 0.5):
+            raw[question.id] = rng.choice([True, False])
+    return raw
+
+
+def answer_sets(rule_set: RuleSet) -> list[dict[str, Any]]:
+    rng = random.Random(2026)
+    sets = [p["answers"] for p in PANEL] + [yaml.safe_load(p.read_text()) for p in EXAMPLES]
+    return sets + [random_answers(rule_set, rng) for _ in range(300)]
+
+
+def test_overlapping_rules_in_one_group_share_its_cap(rule_set):
+    raw = base_answers()
+    raw.update(role="researcher", uses_hub_models=True, model_family="llm",
+               priorities=["pretrained_models"], deployment_targets=["research_only"])
+    rec = recommend(rule_set, raw)
+    ecosystem = next(g for g in rec.groups if g.group == "ecosystem")
+    assert ecosystem.raw["pytorch"] >= 10  # hub, pretrained, researcher, research-only, LLM
+    assert ecosystem.pytorch == ecosystem.cap == rule_set.policy.groups["ecosystem"].cap
+
+
+def test_every_scoring_rule_names_a_group_with_a_capped_reason(rule_set):
+    for loaded in rule_set.rules:
+        assert loaded.rule.group in rule_set.policy.groups
+    for group in rule_set.policy.groups.values():
+        assert group.cap >= 1 and len(group.why) > 20
+
+
+def test_a_blocking_constraint_decides_against_the_points(rule_set):
+    raw = base_answers()
+    raw.update(team_experience="pytorch", priorities=["iteration_speed", "debuggability"],
+               deployment_targets=["microcontroller"], mcu_npu="none")
+    rec = recommend(rule_set, raw)
+    assert rec.scores["pytorch"] > rec.scores["tensorflow"]
+    assert (rec.recommended, rec.decided_by) == ("tensorflow", "constraint")
+    blocking = [c for c in rec.constraints if c.level == "blocking"]
+    assert [(c.framework, c.target) for c in blocking] == [("pytorch", "microcontroller")]
+    assert "constraint" in rec.summary and "PyTorch" in rec.summary
+    assert rec.confidence >= rule_set.policy.confidence.constraint
+
+
+def test_with_an_ethos_u_npu_the_microcontroller_no_longer_blocks_pytorch(rule_set):
+    raw = base_answers()
+    raw.update(team_experience="pytorch", deployment_targets=["microcontroller"], mcu_npu="ethos_u")
+    rec = recommend(rule_set, raw)
+    assert rec.constraints == [] and rec.decided_by == "score" and rec.recommended == "pytorch"
+    paths = {s.tool: s.maturity for s in rec.toolchain["pytorch"] if s.target == "microcontroller"}
+    assert paths == {"ExecuTorch with the Arm Ethos-U backend": "native"}
+
+
+def test_when_both_frameworks_are_blocked_the_report_says_so_plainly(rule_set):
+    raw = base_answers()
+    raw.update(model_family="llm", deployment_targets=["cloud_server", "microcontroller"],
+               mcu_npu="none")
+    rec = recommend(rule_set, raw)
+    blocked = {(c.framework, c.target) for c in rec.constraints if c.level == "blocking"}
+    assert blocked == {("pytorch", "microcontroller"), ("tensorflow", "cloud_server")}
+    assert rec.decided_by in ("score", "tie_break")
+    assert rec.summary.startswith("Neither framework reaches every target")
+    assert rec.confidence <= rule_set.policy.confidence.both_blocked_max
+
+
+def test_a_caution_on_the_recommended_framework_lowers_confidence(rule_set):
+    policy = rule_set.policy
+    raw_points = {"team": {"pytorch": 4, "tensorflow": 0}}
+    caution = ConstraintRule(id="c", target="edge_linux", framework="pytorch", level="caution",
+                             when={}, why="A fragile path for this test.", sources=("x",),
+                             as_of="2026-11-28")
+    plain = decide(policy, {"pytorch": 4, "tensorflow": 0}, [], raw_points)
+    careful = decide(policy, {"pytorch": 4, "tensorflow": 0}, [caution], raw_points)
+    assert careful.confidence == pytest.approx(plain.confidence - policy.confidence.caution_penalty)
+
+
+def test_a_tie_is_reported_as_a_tie(rule_set):
+    raw = base_answers()
+    raw.update(priorities=["debuggability"], needs_mlops_pipeline=True)
+    rec = recommend(rule_set, raw)
+    assert rec.scores["pytorch"] == rec.scores["tensorflow"]
+    assert (rec.decided_by, rec.confidence) == ("tie_break", 0.5)
+    assert rec.summary.startswith("Tie at")
+
+
+def test_the_verdict_never_contradicts_its_own_toolchain(rule_set):
+    for raw in answer_sets(rule_set):
+        rec = recommend(rule_set, raw)
+        targets = set(raw["deployment_targets"])
+        constraints = {(c.framework, c.target) for c in rec.constraints}
+        for framework, steps in rec.toolchain.items():
+            for step in steps:
+                if step.maturity == "none" and step.target in targets:
+                    assert (framework, step.target) in constraints, (raw, step)
+        blocked = {c.framework for c in rec.constraints if c.level == "blocking"}
+        if blocked == {rec.recommended}:
+            pytest.fail(f"recommended a blocked framework for {raw}")
+
+
+def test_runtimes_are_paths_from_both_frameworks_not_points_for_their_owner(rule_set):
+    raw = base_answers()
+    raw.update(team_experience="pytorch", deployment_targets=["mobile_android", "web_browser"])
+    rec = recommend(rule_set, raw)
+    pytorch = {(s.target, s.tool): s.maturity for s in rec.toolchain["pytorch"]}
+    assert pytorch[("mobile_android", "litert-torch converter to LiteRT (.tflite)")] == "converted"
+    assert any(t == "web_browser" and "LiteRT.js" in tool and m == "converted"
+               for (t, tool), m in pytorch.items())
+    assert all(s.maturity == "native" for s in rec.toolchain["tensorflow"] if s.target)
+    options = {a.option for a in rec.also_consider}
+    assert "Train in PyTorch, ship through LiteRT (litert-torch)" in options
+    # The runtime rules credit TensorFlow's native path by a slight edge, not LiteRT's owner by more.
+    for group in rec.groups:
+        if group.group.startswith("target_"):
+            assert group.raw["tensorflow"] <= 1
+
+
+def test_caveats_only_for_tools_in_use_or_in_the_recommended_stack(rule_set):
+    raw = base_answers()
+    raw.update(team_experience="pytorch", deployment_targets=["cloud_server"])
+    assert "TorchServe" not in {c.tool for c in recommend(rule_set, raw).caveats}
+    raw["current_stack"] = ["torchserve"]
+    caveats = {c.tool: c for c in recommend(rule_set, raw).caveats}
+    assert caveats["TorchServe"].in_use and "torch.export" in caveats["TorchServe"].migration
+    # TF Serving's maintenance caveat belongs to a TensorFlow recommendation only.
+    raw.update(team_experience="tensorflow", current_stack=["tf_serving"])
+    rec = recommend(rule_set, raw)
+    assert rec.recommended == "tensorflow"
+    assert "TensorFlow Serving" in {c.tool for c in rec.caveats}
+
+
+def test_flips_are_plausible_changes_in_the_questionnaires_words(rule_set):
+    fixed = set(rule_set.policy.flips.fixed)
+    ids = {q.id for q in rule_set.questionnaire.questions()}
+    values = {v for q in rule_set.questionnaire.questions() for v in q.values}
+    for raw in answer_sets(rule_set)[:150]:
+        for flip in recommend(rule_set, raw).flips:
+            assert flip.question not in fixed
+            if flip.question == "deployment_targets":
+                assert set(flip.answer or ()) < set(raw["deployment_targets"]), flip
+            words = set(re.findall(r"[a-z]+(?:_[a-z]+)+", flip.text))
+            assert not words & (ids | values), flip.text
+
+
+def test_new_questions_are_each_read_by_a_rule(rule_set):
+    read = {q for r in rule_set.rules for q in r.condition.questions}
+    read |= {q for c in rule_set.constraints for q in c.condition.questions}
+    for qid in ("mcu_npu", "edge_accelerator", "training_scale", "fine_tunes_large_models"):
+        question = rule_set.questions[qid]
+        assert not question.required  # old answer files stay valid
+        assert qid in read
+
+
+def test_every_source_is_a_url_or_a_policy_citation(rule_set):
+    items = [r.rule for r in rule_set.rules] + [t.rule for t in rule_set.toolchain]
+    items += [t.status for t in rule_set.tools] + [c.rule for c in rule_set.constraints]
+    items += [a.rule for a in rule_set.also_consider]
+    for item in items:
+        for source in item.sources:
+            assert source.startswith("https://") or source.startswith("Framework Advisor"), source
+            assert "(secondary)" not in source
+
+
+def test_a_none_path_without_a_constraint_stops_loading(rules_copy):
+    text = (rules_copy / "constraints.yaml").read_text()
+    (rules_copy / "constraints.yaml").write_text(
+        text.replace("    toolchain: [tf-llm-serving-server]\n", ""))
+    with pytest.raises(RulesError) as error:
+        load_rule_set(rules_copy)
+    assert "tf-llm-serving-server field maturity" in str(error.value)
+
+
+def test_a_rule_with_an_unknown_group_stops_loading(rules_copy):
+    path = rules_copy / "scoring" / "team.yaml"
+    path.write_text(path.read_text().replace("group: team\n", "group: teem\n", 1))
+    with pytest.raises(RulesError) as error:
+        load_rule_set(rules_copy)
+    assert "rule team-knows-pytorch field group" in str(error.value)
+    assert "unknown group 'teem'" in str(error.value)
+
+
+def test_a_report_stored_before_the_grouped_model_still_reads(rule_set):
+    from app.decision.recommendation import recommendation_from_snapshot
+    from app.decision.render_markdown import render_markdown
+
+    rec = recommend(rule_set, yaml.safe_load(EXAMPLES[0].read_text())).model_dump(mode="json")
+    for field in ("decided_by", "summary", "groups", "constraints", "also_consider", "provisional"):
+        rec.pop(field)
+    for r in rec["reasons"]:
+        r.pop("group")
+    for steps in rec["toolchain"].values():
+        for s in steps:
+            s.pop("target"), s.pop("maturity")
+    for c in rec["caveats"]:
+        c.pop("migration"), c.pop("in_use")
+    for f in rec["flips"]:
+        f.pop("text"), f.pop("decided_by")
+    old = recommendation_from_snapshot(rec)
+    assert old.scores == rec["scores"] and old.recommended == rec["recommended"]
+    assert "Made before factor groups" in render_markdown(old)
