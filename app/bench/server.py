@@ -36,7 +36,9 @@ request = function()
   end
   parts[#parts + 1] = '"uses_hub_models": ' .. pick({{"true", "false"}})
   parts[#parts + 1] = '"needs_mlops_pipeline": ' .. pick({{"true", "false"}})
-  parts[#parts + 1] = '"models_in_production": ' .. math.random(0, 100000)
+  -- a counter in the answers makes every body a new answer set, even across equal draws
+  counter = (counter or math.random(0, 50000)) + 1
+  parts[#parts + 1] = '"models_in_production": ' .. (counter % 100001)
   parts[#parts + 1] = '"latency_budget_ms": ' .. math.random(1, 60000)
   local body = '{{"answers": {{' .. table.concat(parts, ", ") .. '}}}}'
   return wrk.format("POST", "/api/v1/recommendations",
@@ -132,7 +134,7 @@ def run_server_benchmark(console: Console, seconds: int = 10, connections: int =
     for column in ("endpoint", "req/s", "ratio to trivial", "target", "p50 ms", "p90 ms",
                    "p99 ms", "errors"):
         table.add_column(column)
-    targets_ratio = {1: 0.70, 2: 0.80, 3: 0.80}
+    targets_ratio = {1: 0.70, 2: 0.80, 3: 0.80, 4: 0.50}
     for index, (name, r) in enumerate(results):
         target = targets_ratio.get(index)
         table.add_row(name, f"{r['rps']:,.0f}", f"{r['rps'] / baseline:.2f}",
