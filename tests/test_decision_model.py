@@ -230,3 +230,57 @@ def test_a_report_stored_before_the_grouped_model_still_reads(rule_set):
     old = recommendation_from_snapshot(rec)
     assert old.scores == rec["scores"] and old.recommended == rec["recommended"]
     assert "Made before factor groups" in render_markdown(old)
+
+
+def test_tensorflow_cannot_serve_on_aws_inferentia_or_trainium(rule_set):
+    raw = base_answers()
+    raw.update(team_experience="tensorflow", deployment_targets=["cloud_server"], cloud="aws",
+               serving_hardware=["aws_neuron"])
+    rec = recommend(rule_set, raw)
+    assert (rec.recommended, rec.decided_by) == ("pytorch", "constraint")
+    tf_steps = [s for s in rec.toolchain["tensorflow"] if s.maturity == "none"]
+    assert [s.rule_id for s in tf_steps] == ["tf-serving-neuron"]
+
+
+def test_tfx_gives_no_edge_where_the_managed_pipelines_are_framework_neutral(rule_set):
+    raw = base_answers()
+    raw.update(deployment_targets=["batch"], needs_mlops_pipeline=True, models_in_production=60)
+    fired = {cloud: {r.rule_id for r in recommend(rule_set, {**raw, "cloud": cloud}).reasons}
+             for cloud in ("gcp", "azure", "aws")}
+    assert "mlops-pipeline-tfx" in fired["gcp"]
+    assert not {"mlops-pipeline-tfx", "many-models-standard-pipelines"} & (fired["azure"] | fired["aws"])
+
+
+def test_an_unanswered_microcontroller_npu_is_read_as_none_and_never_offered_as_a_flip(rule_set):
+    raw = base_answers()
+    raw.update(team_experience="pytorch", deployment_targets=["microcontroller"])
+    rec = recommend(rule_set, raw)
+    assert rec.decided_by == "constraint" and rec.recommended == "tensorflow"
+    assert any("Ethos-U" in c.why for c in rec.constraints)
+    assert not any("unanswered" in f.text for f in rec.flips)
+    assert any(f.question == "mcu_npu" and f.answer == "ethos_u" for f in rec.flips)
+
+
+def test_a_blocked_secondary_target_says_it_can_be_planned_separately(rule_set):
+    raw = base_answers()
+    raw.update(team_experience="pytorch", uses_hub_models=True,
+               deployment_targets=["mobile_android", "microcontroller"], mcu_npu="none")
+    rec = recommend(rule_set, raw)
+    assert rec.recommended == "tensorflow" and rec.scores["pytorch"] > rec.scores["tensorflow"]
+    assert "can be planned separately, PyTorch leads on the rest" in rec.summary
+    assert any(f.change == "remove microcontroller" and f.recommended == "pytorch" for f in rec.flips)
+
+
+def test_an_llm_stack_lists_llm_servers_not_generic_export_paths(rule_set):
+    raw = base_answers()
+    raw.update(model_family="llm", deployment_targets=["cloud_server"], peak_requests_per_second=5000)
+    rec = recommend(rule_set, raw)
+    ids = {s.rule_id for s in rec.toolchain["pytorch"]}
+    assert "pt-llm-serving" in ids and not {"pt-export-server", "pt-serving-triton"} & ids
+    assert "high-traffic-tensorrt" not in {r.rule_id for r in rec.reasons}
+
+
+def test_the_summary_names_what_carried_the_verdict(rule_set):
+    rec = recommend(rule_set, yaml.safe_load(
+        next(p for p in EXAMPLES if p.stem == "research-lab-hugging-face").read_text()))
+    assert "carried by Models and research ecosystem (+4)" in rec.summary

@@ -28,7 +28,8 @@ class Alternative(NamedTuple):
 
 
 def alternatives(question: Question, current: AnswerValue | None, thresholds: set[float],
-                 only_remove: bool = False) -> Iterator[Alternative]:
+                 only_remove: bool = False, offer_unanswered: bool = False
+                 ) -> Iterator[Alternative]:
     """Yield every valid single-answer change of one question."""
     noun = question.short or question.label
     if question.type == "single":
@@ -46,7 +47,7 @@ def alternatives(question: Question, current: AnswerValue | None, thresholds: se
         yield from _multi_alternatives(question, current, noun, only_remove)
     elif question.type == "number":
         yield from _number_alternatives(question, current, thresholds, noun)
-    if question.type != "multi" and current is not None and not question.required:
+    if offer_unanswered and question.type != "multi" and current is not None and not question.required:
         yield Alternative(None, "leave unanswered", f"If {noun} were left unanswered")
 
 
@@ -57,7 +58,7 @@ def _multi_alternatives(question: Question, current: AnswerValue | None, noun: s
         label = question.label_of(value)
         if value in chosen:
             rest = tuple(v for v in chosen if v != value)
-            if rest or not question.required:
+            if rest:
                 yield Alternative(rest or None, f"remove {value}",
                                   f"If you dropped {label} from {noun}")
         elif only_remove:
@@ -111,7 +112,8 @@ def find_flips(rule_set: RuleSet, answers: Answers, lookup: MeasureLookup | None
         thresholds = rule_set.thresholds.get(question.id, set())
         found: list[Flip] = []
         only_remove = question.id in policy.flips.only_remove
-        for alt in alternatives(question, plain.get(question.id), thresholds, only_remove):
+        for alt in alternatives(question, plain.get(question.id), thresholds, only_remove,
+                                policy.flips.offer_unanswered):
             changed = dict(plain)
             if alt.value is None:
                 changed.pop(question.id, None)
@@ -152,9 +154,15 @@ def _sentence(change: str, verdict: Verdict) -> str:
 
 def _nearest_numbers(question: Question, current: AnswerValue | None, found: list[Flip]
                      ) -> list[Flip]:
-    """For number questions keep the nearest flipping value below and above the answer."""
-    if question.type != "number" or current is None:
+    """For number questions keep the nearest flipping value below and above the answer
+    (for an unanswered one, the smallest value per outcome)."""
+    if question.type != "number":
         return found
+    if current is None:
+        smallest: dict[tuple, Flip] = {}
+        for flip in sorted(found, key=lambda f: f.answer):
+            smallest.setdefault((flip.recommended, tuple(flip.scores.items())), flip)
+        return list(smallest.values())
     below = [f for f in found if f.answer is not None and f.answer < current]
     above = [f for f in found if f.answer is not None and f.answer > current]
     kept = [f for f in found if f.answer is None]

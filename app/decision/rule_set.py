@@ -142,6 +142,8 @@ class FlipPolicy(BaseModel):
     fixed: tuple[str, ...] = ()
     # Multi questions where only dropping a chosen value is a plausible change.
     only_remove: tuple[str, ...] = ()
+    # Whether "leave the question unanswered" is offered as a change.
+    offer_unanswered: bool = False
 
 
 class Policy(BaseModel):

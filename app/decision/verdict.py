@@ -105,8 +105,8 @@ def margin_confidence(policy: Policy, winner: str, scores: Mapping[str, int],
     return 0.5 + 0.49 * strength * math.sqrt(share)
 
 
-def summary(verdict: Verdict, constraints: Sequence[ConstraintRule],
-            target_labels: Mapping[str, str]) -> str:
+def summary(verdict: Verdict, constraints: Sequence[ConstraintRule], target_labels: Mapping[str, str],
+            raw: Mapping[str, Mapping[str, int]], policy: Policy, targets: Sequence[str]) -> str:
     """Return the verdict and how it was reached, in plain words."""
     name = LABELS[verdict.recommended]
     p, t = verdict.scores["pytorch"], verdict.scores["tensorflow"]
@@ -118,8 +118,13 @@ def summary(verdict: Verdict, constraints: Sequence[ConstraintRule],
 
     if verdict.decided_by == "constraint":
         other = _other(verdict.recommended)
-        return (f"{name}, decided by a constraint rather than by points ({points}): "
+        text = (f"{name}, decided by a constraint rather than by points ({points}): "
                 f"{blockers(other)}")
+        if verdict.scores[other] > verdict.scores[verdict.recommended] and len(targets) > 1:
+            blocked = ", ".join(target_labels.get(x, x) for x in verdict.blocked[other])
+            text += (f" If {blocked} can be planned separately, {LABELS[other]} leads on the rest "
+                     f"({points}).")
+        return text
     prefix = ""
     if all(verdict.blocked[f] for f in FRAMEWORKS):
         where = {f: ", ".join(target_labels.get(x, x) for x in verdict.blocked[f]) for f in FRAMEWORKS}
@@ -129,7 +134,28 @@ def summary(verdict: Verdict, constraints: Sequence[ConstraintRule],
     if verdict.decided_by == "tie_break":
         return (prefix + f"Tie at {p} points each — {name} by tie-break. Nothing in your answers "
                 "separates the two; the tie-break is a lean, not a verdict.")
-    return prefix + f"{name}, {points} after each factor group's cap."
+    text = prefix + f"{name}, {points} after each factor group's cap"
+    text += _carried_by(verdict.recommended, raw, policy) + "."
+    if verdict.confidence < 0.6:
+        text += " That is a lean, not a verdict: the points are close."
+    return text
+
+
+def _carried_by(winner: str, raw: Mapping[str, Mapping[str, int]], policy: Policy) -> str:
+    """Name the groups that carry the verdict and the loser's strongest one."""
+    loser = _other(winner)
+    leads = []
+    for group, points in raw.items():
+        cap = policy.groups[group].cap
+        lead = min(points.get(winner, 0), cap) - min(points.get(loser, 0), cap)
+        leads.append((lead, group))
+    ahead = [f"{policy.groups[g].label} (+{d})" for d, g in sorted(leads, reverse=True)[:2]
+             if d > 0]
+    behind = [f"{policy.groups[g].label} (+{-d})" for d, g in sorted(leads)[:1] if d < 0]
+    text = f", carried by {' and '.join(ahead)}" if ahead else ""
+    if behind:
+        text += f"; {LABELS[loser]}'s strongest: {behind[0]}"
+    return text
 
 
 def _first_sentence(text: str) -> str:
