@@ -116,7 +116,11 @@ def recommend(
         print(json.dumps(rec.model_dump(mode="json"), indent=2))
         return
     title = answers.get("project_name")
-    out.print(Markdown(render_markdown(rec, title=str(title) if title else None)))
+    from app.web.wording import claim_check, metric_words
+
+    out.print(Markdown(render_markdown(
+        rec, title=str(title) if title else None, describe_claim=claim_check,
+        describe_source=metric_words)))
 
 
 @cli.command()
@@ -180,6 +184,9 @@ def serve(
     rules: RulesOption = None,
     workers: Annotated[int, typer.Option(help="Server processes (they share the database).")
                        ] = 1,
+    access_log: Annotated[bool, typer.Option(
+        "--access-log/--no-access-log", help="Log one line per request (uvicorn's access log).")
+    ] = True,
 ) -> None:
     """Start the web server (API, pages); applies database migrations first."""
     import os
@@ -199,12 +206,25 @@ def serve(
     except ValueError as exc:
         raise fail(f"invalid setting: {exc}") from None
     _check_database(settings.database_url)
+    log_config = _server_log_config()
     if workers > 1:
         uvicorn.run("app.web.main:create_app", factory=True, host=host, port=port, workers=workers,
-                    log_level="info", access_log=False)
+                    log_level="info", access_log=access_log, log_config=log_config)
     else:
         uvicorn.run(create_app(settings), host=host, port=port, log_level="info",
-                    access_log=False)
+                    access_log=access_log, log_config=log_config)
+
+
+def _server_log_config() -> dict[str, Any]:
+    """Return uvicorn's logging setup plus the service's own loggers (advisor.*: probe runs
+    starting, finishing or failing; unhandled errors), printed like uvicorn's lines."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["advisor"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
 
 
 @db_cli.command("upgrade")

@@ -2,26 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from app.decision.recommendation import Recommendation
+from app.decision.recommendation import ClaimVerdict, Recommendation
 
 LABELS = {"pytorch": "PyTorch", "tensorflow": "TensorFlow"}
 
 
 def _escape(text: str) -> str:
-    """Return text safe inside Markdown tables and prose (no raw HTML, no pipe breaks)."""
-    out = str(text)
+    """Return text safe inside Markdown tables and prose (no raw HTML, no pipe breaks).
+    Arrows ("->") become "→" first, so that they do not read as "-\\>"."""
+    out = str(text).replace("->", "→")
     for char in "\\`*_{}[]<>|#":
         out = out.replace(char, "\\" + char)
     return out.replace("\n", " ")
 
 
-def _source(source: str) -> str:
+def _source(source: str, describe: Callable[[str], str] | None = None) -> str:
     """Return a source as an autolink when it is a URL, else as escaped text."""
     if source.startswith(("https://", "http://")) and not any(c in source for c in "<> "):
         return f"<{source}>"
-    return _escape(source)
+    return _escape(describe(source) if describe else source)
 
 
 def verdict_line(rec: Recommendation) -> str:
@@ -39,8 +41,12 @@ def _points(capped: int, raw: int) -> str:
 
 
 def render_markdown(rec: Recommendation, *, title: str | None = None,
-                    answers: dict[str, Any] | None = None, url: str | None = None) -> str:
-    """Return the whole recommendation as a Markdown document."""
+                    answers: dict[str, Any] | None = None, url: str | None = None,
+                    describe_claim: Callable[[ClaimVerdict], str] | None = None,
+                    describe_source: Callable[[str], str] | None = None) -> str:
+    """Return the whole recommendation as a Markdown document. `describe_claim` and
+    `describe_source` (for citations that are not URLs) put metric ids in words
+    (app/web/wording.py)."""
     lines: list[str] = []
     lines.append(f"# {_escape(title) if title else 'Framework Advisor recommendation'}")
     lines.append("")
@@ -62,7 +68,8 @@ def render_markdown(rec: Recommendation, *, title: str | None = None,
         for c in rec.constraints:
             level = "Blocking" if c.level == "blocking" else "Caution"
             lines.append(f"- **{level}: {LABELS[c.framework]} → {_escape(c.target_label)}.** "
-                         f"{_escape(c.why)} Sources: {', '.join(_source(s) for s in c.sources)}.")
+                         f"{_escape(c.why)} Sources: "
+                         f"{', '.join(_source(s, describe_source) for s in c.sources)}.")
     lines += ["", "## Points per factor group", "",
               "| Group | PyTorch | TensorFlow | Cap |", "|---|---|---|---|"]
     for g in rec.groups:
@@ -72,7 +79,7 @@ def render_markdown(rec: Recommendation, *, title: str | None = None,
     if not rec.reasons:
         lines.append("No rule applied to these answers.")
     for reason in rec.reasons:
-        sources = ", ".join(_source(s) for s in reason.sources)
+        sources = ", ".join(_source(s, describe_source) for s in reason.sources)
         tag = " (measured)" if reason.evidence else ""
         lines.append(
             f"- **+{reason.points} {LABELS[reason.framework]}** `{reason.rule_id}`{tag}: "
@@ -90,7 +97,7 @@ def render_markdown(rec: Recommendation, *, title: str | None = None,
         lines += ["## Also consider", ""]
         for item in rec.also_consider:
             lines.append(f"- **{_escape(item.option)}**: {_escape(item.why)} "
-                         f"Sources: {', '.join(_source(s) for s in item.sources)}.")
+                         f"Sources: {', '.join(_source(s, describe_source) for s in item.sources)}.")
         lines.append("")
     if rec.caveats:
         lines += ["## Caveats: tools you use or that this stack names", ""]
@@ -98,7 +105,7 @@ def render_markdown(rec: Recommendation, *, title: str | None = None,
             use = " You use it today." if caveat.in_use else ""
             lines.append(f"- **{_escape(caveat.tool)}** ({caveat.status}): {_escape(caveat.why)}{use} "
                          f"Move to: {_escape(caveat.migration)} "
-                         f"Sources: {', '.join(_source(s) for s in caveat.sources)}.")
+                         f"Sources: {', '.join(_source(s, describe_source) for s in caveat.sources)}.")
         lines.append("")
     lines += ["## What would change this", ""]
     if not rec.flips:
@@ -111,7 +118,9 @@ def render_markdown(rec: Recommendation, *, title: str | None = None,
         lines += ["## Measured on this machine", ""]
         env = ev.environment
         lines.append(f"Probe run `{ev.probe_run_id}` ({ev.chosen}), {env.get('cpu_model')}, "
-                     f"{env.get('threads')} thread(s), frameworks {env.get('frameworks')}.")
+                     f"{env.get('threads')} thread(s), "
+                     + ", ".join(f"{LABELS.get(k, k)} {v}" for k, v in
+                                 (env.get("frameworks") or {}).items()) + ".")
         lines.append("")
         for h in ev.highlights:
             lines.append(f"- {_escape(h.text)}")
@@ -119,7 +128,8 @@ def render_markdown(rec: Recommendation, *, title: str | None = None,
                   "|---|---|---|"]
         for claim in ev.claims:
             per = "; ".join(f"{r.model}: {r.detail}" for r in claim.per_model)
-            lines.append(f"| {_escape(claim.claim)} ({claim.threshold}) | {_escape(per)} | "
+            check = describe_claim(claim) if describe_claim else claim.threshold
+            lines.append(f"| {_escape(claim.claim)} ({_escape(check)}) | {_escape(per)} | "
                          f"{claim.verdict.replace('_', ' ')} |")
         lines.append("")
     return "\n".join(lines)

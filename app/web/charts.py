@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.decision.probe_document import Measurement, ProbeRunDocument
+from app.web.wording import FRAMEWORK_LABELS, VARIANT_LABELS
 from probes.plan import MODELS
 
 ORDER = {v: i for i, v in enumerate(
@@ -26,6 +27,12 @@ class Bar:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def variant_label(framework: str, variant: str | None) -> str:
+    """Return "PyTorch torch.compile" for ("pytorch", "compile")."""
+    name = FRAMEWORK_LABELS.get(framework, framework)
+    return f"{name} {VARIANT_LABELS.get(variant or '', variant or '')}".strip()
+
+
 def bars(items: list[tuple[str, float, str, str, bool, dict[str, Any]]]) -> list[Bar]:
     """Return bars scaled to the largest value (0 stays 0)."""
     top = max((v for _, v, *_ in items), default=0.0) or 1.0
@@ -34,8 +41,7 @@ def bars(items: list[tuple[str, float, str, str, bool, dict[str, Any]]]) -> list
 
 
 def score_bars(scores: dict[str, int]) -> list[Bar]:
-    names = {"pytorch": "PyTorch", "tensorflow": "TensorFlow"}
-    return bars([(names.get(name, name), float(points), f"{points} points", name, False, {})
+    return bars([(FRAMEWORK_LABELS.get(name, name), float(points), f"{points} points", name, False, {})
                  for name, points in scores.items()])
 
 
@@ -64,7 +70,7 @@ def measurement_tables(document: ProbeRunDocument) -> dict[str, Any]:
             by[(m.metric, m.model)].append(m)
 
     def chart(metric: str, model: str, unit: str) -> list[Bar]:
-        return bars([(f"{m.framework} {m.variant}", m.value, _fmt(m.value, unit), m.framework,
+        return bars([(variant_label(m.framework, m.variant), m.value, _fmt(m.value, unit), m.framework,
                       m.noisy, {"stats": m.stats.model_dump() if m.stats else None})
                      for m in _sorted(by[(metric, model)])])
 
@@ -73,7 +79,7 @@ def measurement_tables(document: ProbeRunDocument) -> dict[str, Any]:
     for model in models:
         eager = {m.framework: m.value for m in by[("latency_ms_b1", model)] if m.variant == "eager"}
         speedups = bars([
-            (f"{m.framework} {m.variant}", eager[m.framework] / m.value,
+            (variant_label(m.framework, m.variant), eager[m.framework] / m.value,
              f"{eager[m.framework] / m.value:.2f}x", m.framework, m.noisy, {})
             for m in _sorted(by[("latency_ms_b1", model)])
             if m.variant != "eager" and m.framework in eager and m.value > 0])
@@ -92,9 +98,9 @@ def measurement_tables(document: ProbeRunDocument) -> dict[str, Any]:
               if m.metric == "parity_max_abs_diff"}
     return {
         "models": per_model,
-        "memory": bars([(f, v, f"{v:,.0f} MB", f, False, {}) for (f, metric), v in
+        "memory": bars([(FRAMEWORK_LABELS.get(f, f), v, f"{v:,.0f} MB", f, False, {}) for (f, metric), v in
                         sorted(framework_level.items()) if metric == "peak_rss_mb"]),
-        "imports": bars([(f, v, f"{v:.2f} s", f, False, {}) for (f, metric), v in
+        "imports": bars([(FRAMEWORK_LABELS.get(f, f), v, f"{v:.2f} s", f, False, {}) for (f, metric), v in
                          sorted(framework_level.items()) if metric == "import_s"]),
         "parity": parity,
         "failures": document.failures,

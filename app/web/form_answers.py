@@ -6,7 +6,7 @@ from typing import Any
 
 from app.decision.questionnaire import Questionnaire
 
-FORM_ONLY = ("title", "probe_run_id", "measure_now")  # form fields that are not answers
+FORM_ONLY = ("title", "probe_run_id", "measure_now", "from_report")  # form fields that are not answers
 
 
 def answers_from_form(questionnaire: Questionnaire, form: dict[str, list[str]]) -> dict[str, Any]:
@@ -41,3 +41,11 @@ def _number(text: str) -> Any:
     except ValueError:
         return text
     return int(number) if number.is_integer() else number
+
+
+def form_values(questionnaire: Questionnaire, answers: dict[str, Any]) -> dict[str, Any]:
+    """Return stored answers as the form shows them ("start from this report"): only
+    questions the questionnaire still asks, multi answers as lists."""
+    questions = questionnaire.by_id()
+    return {qid: list(value) if isinstance(value, list | tuple) else value
+            for qid, value in answers.items() if qid in questions}

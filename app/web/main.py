@@ -70,6 +70,8 @@ def create_app(settings: Settings | None = None, *, run_probe_worker: bool = Tru
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404 and pages.wants_html(request):
+            return pages.not_found()  # a browser gets a page, scripts keep their JSON
         if exc.status_code != 405:
             return await http_exception_handler(request, exc)
         # Two routes can share a path (GET and DELETE /api/v1/reports/{id}); the

@@ -4,11 +4,12 @@ comfort."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qs
+from typing import Annotated, Any
+from urllib.parse import parse_qs, urlsplit
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
@@ -17,13 +18,16 @@ from app.decision.probe_document import ProbeRunDocument
 from app.decision.questionnaire import validate_answers
 from app.decision.rule_set import FRAMEWORKS
 from app.storage import probe_runs
-from app.storage.reports import report_exists
-from app.web import charts
+from app.storage.identifiers import is_well_formed, token_matches
+from app.storage.reports import get_report, report_exists
+from app.web import charts, wording
 from app.web.advice import ProbeRunNotUsable
 from app.web.api.deps import ContextDep
 from app.web.api.reports import REPORT_HEADERS, store_report
 from app.web.api.schemas import ReportCreate
-from app.web.form_answers import answers_from_form
+from app.web.compare import compare_reports
+from app.web.form_answers import answers_from_form, form_values
+from app.web.progress import progress_line, run_duration, run_machine
 from app.web.report_view import load_report, report_json_bytes, report_markdown, report_public
 from app.web.security import CSP, client_address
 from probes.plan import MODELS
@@ -36,9 +40,15 @@ templates = Environment(
     trim_blocks=True, lstrip_blocks=True,
 )
 templates.globals["charts"] = charts
-LABELS = {"pytorch": "PyTorch", "tensorflow": "TensorFlow", "both": "Both"}
+templates.globals["wording"] = wording
+LABELS = wording.FRAMEWORK_LABELS
 templates.globals["LABELS"] = LABELS
+templates.filters["framework_label"] = lambda name: LABELS.get(name, name)
+templates.globals["progress_line"] = progress_line
+templates.globals["run_duration"] = run_duration
+templates.globals["run_machine"] = run_machine
 router = APIRouter(include_in_schema=False)
+STATIC = Path(__file__).resolve().parents[2] / "static"
 DOCS_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
 
 
@@ -48,16 +58,48 @@ def render(name: str, status_code: int = 200, headers: dict[str, str] | None = N
     return HTMLResponse(html, status_code=status_code, headers=headers)
 
 
-def not_found() -> HTMLResponse:
-    return render("not_found.html", status_code=404, title="Not found")
+def not_found(message: str | None = None) -> HTMLResponse:
+    return render("not_found.html", status_code=404, title="Not found", message=message)
+
+
+def wants_html(request: Request) -> bool:
+    """Return whether a 404 should be a page: a browser asking for a page, not the API."""
+    path = request.url.path
+    if path.startswith("/api/") or path.endswith((".json", ".md")):
+        return False
+    return "text/html" in request.headers.get("accept", "")
+
+
+def report_id_from(text: str) -> str | None:
+    """Return the report id in a pasted report link (or a bare id), else None."""
+    text = text.strip()
+    path = urlsplit(text).path if "/" in text else text
+    last = path.rstrip("/").rsplit("/", 1)[-1]
+    for suffix in (".json", ".md"):
+        last = last.removesuffix(suffix)
+    return last if is_well_formed(last) else None
 
 
 @router.get("/", response_class=HTMLResponse)
-def questionnaire_page(context: ContextDep) -> HTMLResponse:
+def questionnaire_page(context: ContextDep,
+                       start_from: Annotated[str | None, Query(alias="from", max_length=300)] = None
+                       ) -> HTMLResponse:
+    # Required questions start unanswered: a report must only ever hold answers a person
+    # chose. "Start from this report" (?from=ID) fills in that report's answers instead.
     questionnaire = context.rule_set.questionnaire
-    defaults = {q.id: q.default for q in questionnaire.questions() if q.default is not None}
+    values: dict[str, Any] = {}
+    source = None
+    if start_from is not None:
+        report_id = report_id_from(start_from)
+        row = load_report(context, report_id) if report_id else None
+        if row is None:
+            return not_found("The report to start from does not exist (it may have been "
+                             "deleted). Start a new questionnaire instead.")
+        values = form_values(questionnaire, row.answers)
+        source = report_public(row)
     return render("questionnaire.html", title="Framework Advisor", questionnaire=questionnaire,
-                  values=defaults, errors={}, form_error=None, measure_now=False)
+                  values=values, errors={}, form_error=None, measure_now=False,
+                  start_from=source, started_from=source.id if source else None)
 
 
 @router.post("/reports", response_class=HTMLResponse)
@@ -67,12 +109,14 @@ async def submit_questionnaire(request: Request, context: ContextDep) -> Respons
     questionnaire = context.rule_set.questionnaire
     raw = answers_from_form(questionnaire, form)
     measure_now = form.get("measure_now", [""])[-1] == "true"
+    started_from = report_id_from(form.get("from_report", [""])[-1])
 
     def again(status: int, message: str, errors: dict[str, str] | None = None,
               headers: dict[str, str] | None = None) -> HTMLResponse:
         return render("questionnaire.html", status_code=status, title="Framework Advisor",
                       questionnaire=questionnaire, values=raw, errors=errors or {},
-                      form_error=message, measure_now=measure_now, headers=headers)
+                      form_error=message, measure_now=measure_now, headers=headers,
+                      start_from=None, started_from=started_from)
 
     client = client_address(request, context.settings.trust_forwarded_for)
     wait = context.limiter.check("reports", client)
@@ -83,8 +127,9 @@ async def submit_questionnaire(request: Request, context: ContextDep) -> Respons
         validate_answers(questionnaire, raw)  # refuse bad answers before queuing any run
     except AnswersError as exc:
         return again(422, "Some answers need another look; see the marked questions.",
-                     {p.location: p.message for p in exc.problems})
-    probe_run_id = None
+                     {p.location: _plain_problem(p.message) for p in exc.problems})
+    # Like the API's probe_run_id: cite a run (queued, running or done) by id.
+    probe_run_id = form.get("probe_run_id", [""])[-1].strip()[:64] or None
     if measure_now:
         if context.limiter.check("probe_runs", client) is not None or \
                 probe_runs.count_queued(context.sessions) >= context.settings.probe_queue_limit:
@@ -97,12 +142,22 @@ async def submit_questionnaire(request: Request, context: ContextDep) -> Respons
                                                                  probe_run_id=probe_run_id))
     except ProbeRunNotUsable as exc:
         return again(409, str(exc))
-    response = RedirectResponse(f"/r/{report_id}", status_code=303)
-    # The delete token is shown once on the report page, then the cookie is dropped;
-    # it never appears in a URL, so it cannot leak through history or referrers.
+    target = f"/r/{report_id}" + (f"?from={started_from}" if started_from else "")
+    response = RedirectResponse(target, status_code=303)
+    # The delete token reaches the report page once through this short-lived cookie,
+    # which that page drops; it never appears in a URL, so it cannot leak through
+    # history or referrers. The page's script keeps it in sessionStorage (this tab only)
+    # so that reloads, such as the one when a probe run finishes, still show it.
     response.set_cookie(f"delete_token_{report_id}", token, max_age=600, httponly=True,
                         samesite="strict", path=f"/r/{report_id}")
     return response
+
+
+def _plain_problem(message: str) -> str:
+    # The API's message lists option values for scripts; a person sees the options on the form.
+    if message.startswith("is required"):
+        return "This question needs an answer."
+    return message
 
 
 @router.get("/r/{report_id}.json")
@@ -126,8 +181,8 @@ def report_md(report_id: str, request: Request, context: ContextDep) -> Response
         "Content-Disposition": f'attachment; filename="framework-advisor-{report_id}.md"'})
 
 
-def _report_html(context: ContextDep, report_id: str, delete_token: str | None
-                 ) -> tuple[bytes, bool]:
+def _report_html(context: ContextDep, report_id: str, delete_token: str | None,
+                 base_url: str) -> tuple[bytes, bool]:
     """Return (page, final): a final page can be cached, a pending one cannot."""
     row = load_report(context, report_id)
     if row is None:
@@ -141,8 +196,11 @@ def _report_html(context: ContextDep, report_id: str, delete_token: str | None
     return templates.get_template("report.html").render(
         title=report.title or "Framework Advisor report", report=report,
         rec=report.recommendation, delete_token=delete_token,
+        # Only a page that shows the token (never cached) names this request's host.
+        delete_url=(base_url.rstrip("/") + f"/api/v1/reports/{report_id}") if delete_token else "",
         measurements=charts.measurement_tables(document) if document else None,
         document=document, pending_run=run, target_labels=_target_labels(context),
+        now=dt.datetime.now(dt.UTC),
     ).encode(), not row.pending_probe_run
 
 
@@ -151,16 +209,26 @@ def _target_labels(context: ContextDep) -> dict[str, str]:
     return {value: targets.label_of(value) for value in targets.values}
 
 
+def _verified_token(context: ContextDep, report_id: str, token: str | None) -> str | None:
+    """Return the cookie's delete token only if it is this report's: a forged cookie is
+    neither shown as the token nor a way around the render cache."""
+    if not token or len(token) > 200:
+        return None
+    row = get_report(context.sessions, report_id)
+    return token if row is not None and token_matches(token, row.delete_token_hash) else None
+
+
 @router.get("/r/{report_id}", response_class=HTMLResponse)
 async def report_page(report_id: str, request: Request, context: ContextDep) -> HTMLResponse:
     # async: a cached page costs less than the trip to the thread pool (`advisor bench server`)
     if not context.renders.exists(report_id, lambda: report_exists(context.sessions, report_id)):
         return not_found()
     cookie = f"delete_token_{report_id}"
-    token = request.cookies.get(cookie) if "cookie" in request.headers else None
+    sent = request.cookies.get(cookie) if "cookie" in request.headers else None
+    token = _verified_token(context, report_id, sent)
     html = None if token else context.renders.peek(("html", report_id))
     if html is None:
-        html, final = _report_html(context, report_id, token)
+        html, final = _report_html(context, report_id, token, str(request.base_url))
         if final and not token:  # the delete token is shown once, so never cached
             context.renders.store(("html", report_id), html)
     if not html:
@@ -168,15 +236,40 @@ async def report_page(report_id: str, request: Request, context: ContextDep) -> 
     response = HTMLResponse(html, headers={
         **REPORT_HEADERS,
         "Link": f'</r/{report_id}.json>; rel="alternate"; type="application/json"'})
-    if token:
+    if sent:
         response.delete_cookie(cookie, path=f"/r/{report_id}")
     return response
+
+
+@router.get("/r/{report_id}/compare", response_class=HTMLResponse)
+def compare_page(report_id: str, context: ContextDep,
+                 other: Annotated[str | None, Query(max_length=300)] = None) -> HTMLResponse:
+    """Two reports side by side: answers that differ, verdicts, scores, reasons gained and lost."""
+    row = load_report(context, report_id)
+    if row is None:
+        return not_found()
+    first = report_public(row)
+    error = None
+    second = None
+    if other is not None:
+        other_id = report_id_from(other)
+        other_row = load_report(context, other_id) if other_id else None
+        if other_row is None:
+            error = ("That is not a link to a report here. Paste the whole link of the second "
+                     "report, like " + first.url + ".")
+        else:
+            second = report_public(other_row)
+    comparison = compare_reports(context.rule_set.questionnaire, first, second) if second else None
+    return render("compare.html", status_code=422 if error else 200, title="Compare reports",
+                  first=first, second=second, comparison=comparison, error=error,
+                  other=other or "")
 
 
 @router.get("/probes", response_class=HTMLResponse)
 def probes_page(context: ContextDep) -> HTMLResponse:
     runs = probe_runs.recent_runs(context.sessions)
-    return render("probes.html", title="Probes", runs=runs, error=None)
+    return render("probes.html", title="Probes", runs=runs, error=None,
+                  now=dt.datetime.now(dt.UTC))
 
 
 @router.post("/probes", response_class=HTMLResponse)
@@ -195,7 +288,8 @@ async def start_probe_run(request: Request, context: ContextDep) -> Response:
         error = "The probe queue is full; try again when a run has finished."
     if error:
         return render("probes.html", status_code=422, title="Probes",
-                      runs=probe_runs.recent_runs(context.sessions), error=error)
+                      runs=probe_runs.recent_runs(context.sessions), error=error,
+                      now=dt.datetime.now(dt.UTC))
     row = probe_runs.enqueue(context.sessions, models=models, frameworks=frameworks, mode=mode)
     return RedirectResponse(f"/probes/{row.id}", status_code=303)
 
@@ -209,12 +303,25 @@ def probe_run_page(run_id: str, context: ContextDep) -> HTMLResponse:
     return render("probe_run.html", title="Probe run", run=row, document=document,
                   measurements=charts.measurement_tables(document) if document else None,
                   ahead=probe_runs.queued_ahead(context.sessions, row)
-                  if row.status == "queued" else None)
+                  if row.status == "queued" else None, now=dt.datetime.now(dt.UTC))
 
 
 @router.get("/rules", response_class=HTMLResponse)
 def rules_page(context: ContextDep) -> HTMLResponse:
-    return render("rules.html", title="Rules", rule_set=context.rule_set)
+    rule_set = context.rule_set
+    rows = [{"rule": loaded.rule, "group": _group(loaded.source_file),
+             "when": wording.condition_words(loaded.rule.when, rule_set.questionnaire)}
+            for loaded in rule_set.rules]
+    groups = sorted({row["group"] for row in rows})
+    toolchain = [{"rule": t.rule, "when": wording.condition_words(t.rule.when, rule_set.questionnaire)}
+                 for t in rule_set.toolchain]
+    return render("rules.html", title="Rules", rule_set=rule_set, rows=rows, groups=groups,
+                  toolchain=toolchain)
+
+
+def _group(source_file: str) -> str:
+    """Return a rule's group from its file (rules/scoring/team.yaml -> "Team")."""
+    return Path(source_file).stem.replace("_", " ").capitalize()
 
 
 @router.get("/docs", response_class=HTMLResponse)
@@ -222,6 +329,13 @@ def api_docs() -> HTMLResponse:
     # Swagger UI sets inline styles from script; only this page allows them, and
     # still only from this origin.
     return render("docs.html", headers={"Content-Security-Policy": DOCS_CSP})
+
+
+@router.get("/favicon.ico")
+def favicon() -> Response:
+    # Browsers ask for /favicon.ico whatever the page links; the SVG answers it.
+    return Response((STATIC / "favicon.svg").read_bytes(), media_type="image/svg+xml",
+                    headers={"Cache-Control": "public, max-age=86400"})
 
 
 @router.get("/robots.txt", response_class=PlainTextResponse)

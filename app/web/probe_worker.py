@@ -78,6 +78,9 @@ class ProbeWorker:
 
         beat = threading.Thread(target=heartbeat, daemon=True)
         beat.start()
+        log.info("probe run %s started: %s mode, models %s, frameworks %s", run.id, run.mode,
+                 ",".join(run.models), ",".join(run.frameworks))
+        began = time.monotonic()
         try:
             document = self._executor(run.models, run.frameworks, run.mode,
                                       timeout_s=self.timeout_s, on_progress=on_progress,
@@ -85,10 +88,16 @@ class ProbeWorker:
             if self._stop.is_set():
                 probe_runs.finish(self.sessions, run.id, "interrupted", document.to_json(),
                                   "the server stopped while this run was in progress")
+                log.warning("probe run %s interrupted after %.0f s: the server is stopping",
+                            run.id, time.monotonic() - began)
             else:
                 probe_runs.finish(self.sessions, run.id, document.status, document.to_json())
+                log.log(logging.INFO if document.status == "succeeded" else logging.WARNING,
+                        "probe run %s finished: %s in %.0f s, %d measurement(s), %d failure(s)",
+                        run.id, document.status, time.monotonic() - began,
+                        len(document.measurements), len(document.failures))
         except Exception as exc:  # noqa: BLE001 - reported on the run, never as numbers
-            log.exception("probe run %s failed", run.id)
+            log.exception("probe run %s failed after %.0f s", run.id, time.monotonic() - began)
             probe_runs.finish(self.sessions, run.id, "failed", None, f"{type(exc).__name__}: {exc}")
         finally:
             beating.set()

@@ -14,6 +14,7 @@ from app.storage import probe_runs
 from app.storage.reports import complete_pending, get_report, report_exists
 from app.storage.tables import ReportRow
 from app.web.api.schemas import ReportPublic
+from app.web.wording import claim_check, metric_words
 
 if TYPE_CHECKING:
     from app.web.context import ServiceContext
@@ -52,10 +53,11 @@ def load_report(context: ServiceContext, report_id: str) -> ReportRow | None:
 
 
 def report_markdown(report: ReportPublic, base_url: str) -> str:
-    """Return the report as a Markdown document."""
+    """Return the report as a Markdown document, with metric ids in words."""
     answers = {a.label: a.answer_label for a in report.answer_labels}
     return render_markdown(report.recommendation, title=report.title, answers=answers,
-                           url=base_url.rstrip("/") + report.url)
+                           url=base_url.rstrip("/") + report.url,
+                           describe_claim=claim_check, describe_source=metric_words)
 
 
 def report_json_bytes(context: ServiceContext, report_id: str) -> bytes | None:
