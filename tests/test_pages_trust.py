@@ -159,7 +159,7 @@ def test_the_probe_worker_logs_start_finish_and_failure(settings, caplog):
 def test_rules_page_says_when_each_rule_fires(client, rule_set, path):
     page = client.get(path).text
     assert "“Which framework does the team already know well?” is “PyTorch”" in page
-    assert 'id="rule-filter"' in page and 'data-group="Team"' in page
+    assert 'id="rule-filter"' in page and 'data-group="Team skills and hiring"' in page
 
 
 def test_scoring_with_the_recorded_run_still_renders(client, rule_set):

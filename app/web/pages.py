@@ -309,19 +309,16 @@ def probe_run_page(run_id: str, context: ContextDep) -> HTMLResponse:
 @router.get("/rules", response_class=HTMLResponse)
 def rules_page(context: ContextDep) -> HTMLResponse:
     rule_set = context.rule_set
-    rows = [{"rule": loaded.rule, "group": _group(loaded.source_file),
+    labels = {gid: group.label for gid, group in rule_set.policy.groups.items()}
+    rows = [{"rule": loaded.rule, "group": labels.get(loaded.rule.group, loaded.rule.group),
              "when": wording.condition_words(loaded.rule.when, rule_set.questionnaire)}
             for loaded in rule_set.rules]
-    groups = sorted({row["group"] for row in rows})
+    groups = list(dict.fromkeys(labels.values()))
     toolchain = [{"rule": t.rule, "when": wording.condition_words(t.rule.when, rule_set.questionnaire)}
                  for t in rule_set.toolchain]
     return render("rules.html", title="Rules", rule_set=rule_set, rows=rows, groups=groups,
                   toolchain=toolchain)
 
-
-def _group(source_file: str) -> str:
-    """Return a rule's group from its file (rules/scoring/team.yaml -> "Team")."""
-    return Path(source_file).stem.replace("_", " ").capitalize()
 
 
 @router.get("/docs", response_class=HTMLResponse)

@@ -260,7 +260,7 @@ def test_the_rules_page_filters_by_framework_group_and_text(page, server):
     assert 0 < tensorflow < total
     assert all("TensorFlow" in t for t in
                page.locator("#rules-table tbody tr:visible td[data-label=Points]").all_inner_texts())
-    page.get_by_label("Group").select_option("Team")
+    page.get_by_label("Group").select_option("Team skills and hiring")
     page.get_by_label("Text").fill("already knows")
     visible = page.locator("#rules-table tbody tr:visible")
     assert visible.count() >= 1
