@@ -48,7 +48,7 @@ def evidence_report(server) -> str:
     run = httpx.post(server + "/api/v1/probe-runs/import",
                      json=json.loads(RECORDED_PROBE_RUN.read_text()))
     assert run.status_code == 201, run.text
-    answers = yaml.safe_load(next(e for e in EXAMPLES if "startup" in e.name).read_text())
+    answers = yaml.safe_load(next(e for e in EXAMPLES if "edge-camera" in e.name).read_text())
     report = httpx.post(server + "/api/v1/reports",
                         json={"answers": answers, "probe_run_id": run.json()["id"]})
     assert report.status_code == 201, report.text
@@ -153,7 +153,7 @@ def test_compare_two_reports_by_pasting_a_link(page, server, evidence_report):
     page.wait_for_url("**/compare?other=*")
     assert page.locator("#second-recommended").inner_text() in ("PyTorch", "TensorFlow")
     assert page.locator("#answer-differences tbody tr").count() >= 3
-    assert "Receipt scanner" in page.locator("#compare-summary").inner_text()
+    assert "Smart camera" in page.locator("#compare-summary").inner_text()
     # a link that is not a report is refused in words, on the same page
     page.goto(url.split("?")[0] + "/compare?other=https://example.com/nothing")
     assert "not a link to a report" in page.locator("#compare-error").inner_text()
