@@ -179,3 +179,14 @@ def test_the_run_history_shows_duration_and_machine(client):
     durations = re.findall(r'class="run-duration">([^<]*)<', page)
     assert machines and machines[0].startswith("AMD EPYC") and "thread(s)" in machines[0]
     assert durations and durations[0] != ""
+
+
+def test_the_form_refuses_a_probe_run_id_that_names_nothing(client):
+    from tests.test_pages import form_body
+
+    answers = yaml.safe_load(EXAMPLES[0].read_text())
+    for bad in ("../../etc", "AAAAAAAAAAAAAAAAAAAAAAAA"):
+        response = client.post("/reports", content=form_body(answers) + "&probe_run_id=" + bad,
+                               headers=FORM, follow_redirects=False)
+        assert response.status_code in (404, 409), response.status_code
+        assert "probe run" in response.text and 'name="role"' in response.text

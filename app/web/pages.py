@@ -129,7 +129,9 @@ async def submit_questionnaire(request: Request, context: ContextDep) -> Respons
         return again(422, "Some answers need another look; see the marked questions.",
                      {p.location: _plain_problem(p.message) for p in exc.problems})
     # Like the API's probe_run_id: cite a run (queued, running or done) by id.
-    probe_run_id = form.get("probe_run_id", [""])[-1].strip()[:64] or None
+    probe_run_id = form.get("probe_run_id", [""])[-1].strip() or None
+    if probe_run_id is not None and not is_well_formed(probe_run_id):
+        return again(404, f"There is no probe run {probe_run_id[:64]!r}.")
     if measure_now:
         if context.limiter.check("probe_runs", client) is not None or \
                 probe_runs.count_queued(context.sessions) >= context.settings.probe_queue_limit:
