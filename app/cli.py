@@ -90,7 +90,8 @@ def questions(rules: RulesOption = None, as_json: Annotated[bool, typer.Option("
 def recommend(
     answers_file: Annotated[Path, typer.Argument(help="YAML or JSON file: question id -> answer.")],
     rules: RulesOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the recommendation as JSON (docs/recommendation.md).")] = False,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print the recommendation as JSON (docs/recommendation.md).")] = False,
     probe_file: Annotated[Path | None, typer.Option("--probe", help="A probe-run JSON document "
                                                     "to use as evidence.")] = None,
 ) -> None:
