@@ -200,6 +200,6 @@ def test_a_report_waiting_for_its_probe_run_fills_in_live(page, server):
         seen.add(page.locator("#progress-text").inner_text())
         time.sleep(0.5)
     assert page.locator("table.claims").is_visible()
-    assert page.locator("#lat-mlp svg").is_visible()
+    assert page.locator("#lat-mlp").is_visible() and page.locator("#lat-mlp rect").count() >= 2
     assert any("running tensorflow/mlp" in text for text in seen), seen
     assert not [u for u in page.requests if not u.startswith(server)]
