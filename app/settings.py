@@ -34,8 +34,16 @@ class Settings(BaseSettings):
     render_cache_entries: int = Field(
         512, ge=0, description="Rendered reports (JSON, HTML, Markdown) kept in memory; 0 = none."
     )
+    render_cache_bytes: int = Field(
+        64 * 1024 * 1024, ge=0, description="Most bytes the rendered-report cache holds (a report "
+        "page with evidence is about 2 MB); the oldest renderings go first."
+    )
     advice_cache_entries: int = Field(
         1024, ge=0, description="Recommendations and probe documents memoised in memory; 0 = none."
+    )
+    advice_cache_bytes: int = Field(
+        32 * 1024 * 1024, ge=0, description="Most bytes the recommendation and probe-document "
+        "memo holds; keyed by the validated answers, so padding a body never takes a new slot."
     )
     read_cache_ttl_s: float = Field(
         1.0, ge=0, description="Seconds a process trusts that a report exists, or which probe run "
@@ -43,5 +51,24 @@ class Settings(BaseSettings):
         "server process stays readable on this one for at most this long; 0 = always ask."
     )
     trust_forwarded_for: bool = Field(
-        False, description="Use X-Forwarded-For for the client address (only behind a proxy)."
+        False, description="Behind one reverse proxy: take the client address from the last "
+        "X-Forwarded-For hop (the one that proxy added) and the scheme from X-Forwarded-Proto. "
+        "Off by default: any client can write these headers."
+    )
+    allowed_hosts: list[str] = Field(
+        ["localhost", "127.0.0.1", "[::1]", "testserver"],
+        description="Host header values the server answers (others get 400); a JSON list, "
+        "`*.example.org` matches subdomains, `*` any host. The default serves localhost only.",
+    )
+    max_header_bytes: int = Field(
+        64 * 1024, ge=4096, description="Largest request head (request line and headers) that "
+        "`advisor serve` reads; a larger one is refused before the application sees it."
+    )
+    redis_url: str | None = Field(
+        None, description="Redis URL (redis://host:6379/0) for rate-limit counters shared by "
+        "every server process; unset = counters in each process's memory."
+    )
+    redis_key_prefix: str = Field(
+        "advisor", min_length=1, max_length=64,
+        description="Prefix of the rate-limit keys in Redis (several services can share one).",
     )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import re
+import reprlib
 from collections.abc import Iterator, Mapping
 from functools import cached_property
 from pathlib import Path
@@ -177,36 +179,89 @@ class Answers(Mapping[str, AnswerValue]):
         return {k: list(v) if isinstance(v, tuple) else v for k, v in self._values.items()}
 
 
+# A 422 names at most this many problems and says how many more there were: the answer to
+# a 2 MiB body of unknown ids must stay small, and so must the work of building it.
+MAX_PROBLEMS = 20
+# Text that no database stores faithfully (PostgreSQL refuses NUL; a lone surrogate is not
+# UTF-8) and control characters that break lines in Markdown and HTML attributes.
+UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+_brief = reprlib.Repr()
+_brief.maxstring, _brief.maxother, _brief.maxlist, _brief.maxdict = 40, 40, 4, 4
+
+
+def shown(value: Any) -> str:
+    """Return a short, printable, ASCII rendering of an outside value for an error message:
+    never the whole input, never a character that cannot be encoded."""
+    return ascii(_brief.repr(value))[1:-1].replace("\\\\", "\\")
+
+
+def unstorable_text(text: str) -> str | None:
+    """Return why the text cannot be stored (NUL, lone surrogate, control character), or None."""
+    found = UNSTORABLE.search(text)
+    if found is None:
+        return None
+    return (f"contains {ascii(found.group())[1:-1]} at position {found.start()}; NUL bytes, "
+            "lone surrogates and control characters other than tab and line breaks are not allowed")
+
+
+def _location(key: Any) -> str:
+    """Return an unknown key as a location: itself when short and plain, else shown()."""
+    plain = isinstance(key, str) and len(key) <= 64 and key.isascii() and key.isprintable()
+    return key if plain else shown(key)
+
+
+class _Problems:
+    """Collects problems up to MAX_PROBLEMS and counts the rest without describing them."""
+
+    def __init__(self) -> None:
+        self.found: list[Problem] = []
+        self.more = 0
+
+    @property
+    def full(self) -> bool:
+        return len(self.found) >= MAX_PROBLEMS
+
+    def add(self, make: Any) -> None:
+        if self.full:
+            self.more += 1
+        else:
+            self.found.append(make())
+
+    def raise_if_any(self) -> None:
+        if self.more:
+            self.found.append(Problem("answers", f"and {self.more} more problem(s) not listed"))
+        if self.found:
+            raise AnswersError(self.found)
+
+
 def validate_answers(questionnaire: Questionnaire, raw: Any) -> Answers:
-    """Return validated Answers, or raise AnswersError listing every problem at once."""
+    """Return validated Answers, or raise AnswersError listing the problems (at most
+    MAX_PROBLEMS, then how many more). Work is linear in the input and, beyond counting
+    unknown ids, bounded by the questionnaire."""
     if not isinstance(raw, Mapping):
         raise AnswersError([Problem("answers", "must be a mapping of question id to answer")])
     questions = questionnaire.by_id()
-    problems: list[Problem] = []
+    problems = _Problems()
     values: dict[str, AnswerValue] = {}
     for key in raw:
         if key not in questions:
-            problems.append(
-                Problem(
-                    str(key),
-                    "unknown question; known questions are " + ", ".join(sorted(questions)),
-                )
-            )
+            problems.add(lambda key=key: Problem(
+                _location(key), "unknown question; known questions are " + ", ".join(sorted(questions))))
     for question in questions.values():
         value = raw.get(question.id)
         if value is None:
             if question.required:
-                problems.append(Problem(question.id, f"is required; expected {question.allowed()}"))
+                problems.add(lambda q=question: Problem(q.id, f"is required; expected {q.allowed()}"))
             elif question.id in raw:
-                problems.append(Problem(question.id, "null is not an answer; leave the question "
-                                        f"out to leave it unanswered, or give {question.allowed()}"))
+                problems.add(lambda q=question: Problem(
+                    q.id, "null is not an answer; leave the question out to leave it "
+                          f"unanswered, or give {q.allowed()}"))
             continue
         try:
             values[question.id] = _coerce(question, value)
         except ValueError as exc:
-            problems.append(Problem(question.id, str(exc)))
-    if problems:
-        raise AnswersError(problems)
+            problems.add(lambda q=question, exc=exc: Problem(q.id, str(exc)))
+    problems.raise_if_any()
     return Answers(values)
 
 
@@ -226,22 +281,27 @@ def _coerce(question: Question, value: Any) -> AnswerValue:
     allowed = _Allowed(question)  # formatted only when a message needs it
     if question.type == "single":
         if not isinstance(value, str) or value not in question.value_set:
-            raise ValueError(f"{value!r} is not allowed; expected {allowed}")
+            raise ValueError(f"{shown(value)} is not allowed; expected {allowed}")
         return value
     if question.type == "multi":
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, list | tuple):
-            raise ValueError(f"{value!r} is not a list; expected {allowed}")
+            raise ValueError(f"{shown(value)} is not a list; expected {allowed}")
+        if len(value) > len(question.values):
+            # More items than options: some are repeated or unknown. Refused before any
+            # per-item work, so the cost is bounded by the questionnaire, not the request.
+            raise ValueError(f"{len(value)} items given, but there are only "
+                             f"{len(question.values)} options; expected {allowed}")
         bad = [v for v in value if not isinstance(v, str) or v not in question.value_set]
         if bad:
-            shown = ", ".join(repr(v) for v in bad)
-            raise ValueError(f"{shown} not allowed; expected {allowed}")
-        repeated = sorted({v for v in value if list(value).count(v) > 1})
+            raise ValueError(f"{', '.join(shown(v) for v in bad)} not allowed; expected {allowed}")
+        seen: set[str] = set()
+        repeated = sorted({v for v in value if v in seen or seen.add(v)})
         if repeated:
             raise ValueError(f"{', '.join(map(repr, repeated))} given more than once; "
                              f"expected {allowed}")
-        chosen = tuple(sorted(set(value)))
+        chosen = tuple(sorted(seen))
         if question.required and not chosen:
             raise ValueError(f"choose at least one; expected {allowed}")
         if question.max_items is not None and len(chosen) > question.max_items:
@@ -252,22 +312,25 @@ def _coerce(question: Question, value: Any) -> AnswerValue:
         return chosen
     if question.type == "boolean":
         if not isinstance(value, bool):
-            raise ValueError(f"{value!r} is not allowed; expected {allowed}")
+            raise ValueError(f"{shown(value)} is not allowed; expected {allowed}")
         return value
     if question.type == "number":
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ValueError(f"{value!r} is not a number; expected {allowed}")
+            raise ValueError(f"{shown(value)} is not a number; expected {allowed}")
         if not math.isfinite(value):
-            raise ValueError(f"{value!r} is not allowed; expected {allowed}")
+            raise ValueError(f"{shown(value)} is not allowed; expected {allowed}")
         if question.integer and not float(value).is_integer():
-            raise ValueError(f"{value!r} is not a whole number; expected {allowed}")
+            raise ValueError(f"{shown(value)} is not a whole number; expected {allowed}")
         too_low = question.minimum is not None and value < question.minimum
         too_high = question.maximum is not None and value > question.maximum
         if too_low or too_high:
-            raise ValueError(f"{value!r} is out of range; expected {allowed}")
+            raise ValueError(f"{shown(value)} is out of range; expected {allowed}")
         return int(value) if question.integer else value
     if not isinstance(value, str):
-        raise ValueError(f"{value!r} is not text; expected {allowed}")
+        raise ValueError(f"{shown(value)} is not text; expected {allowed}")
     if question.max_length is not None and len(value) > question.max_length:
         raise ValueError(f"is {len(value)} characters long; expected {allowed}")
+    unstorable = unstorable_text(value)
+    if unstorable:
+        raise ValueError(unstorable)
     return value

@@ -10,20 +10,25 @@ is marked `interrupted` rather than left `running`.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import socket
 from typing import Any
 
 import psutil
-from sqlalchemy import select, text, update
+from sqlalchemy import func, select, text, update
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.storage.identifiers import is_well_formed, new_id
-from app.storage.tables import ProbeRunRow
+from app.storage.tables import ProbeRunRow, utc_moment
+
+log = logging.getLogger("advisor.storage")
 
 # A running run whose heartbeat is older than this is taken as dead.
 STALE_AFTER = dt.timedelta(seconds=60)
 CLAIM_LOCK_KEY = 7_314_159  # any constant shared by all processes
+ADMIT_LOCK_KEY = 7_314_160  # serialises queue admission on PostgreSQL
 ACTIVE = ("queued", "running")
 
 
@@ -60,14 +65,46 @@ def enqueue(sessions: sessionmaker[Session], *, models: list[str], frameworks: l
     return row
 
 
+def enqueue_if_room(sessions: sessionmaker[Session], limit: int, *, models: list[str],
+                    frameworks: list[str], mode: str) -> ProbeRunRow | None:
+    """Queue a run only if fewer than `limit` are queued; None when the queue is full.
+
+    Count and insert happen under one lock (a transaction advisory lock on PostgreSQL,
+    SQLite's write lock taken up front by BEGIN IMMEDIATE), so concurrent requests can
+    never together pass the limit."""
+    row = ProbeRunRow(id=new_id(), status="queued", source="local", mode=mode, models=models,
+                      frameworks=frameworks, created_at=_now(),
+                      progress={"total": 0, "done": 0, "current": "queued"})
+    with sessions() as session:
+        dialect = session.get_bind().dialect.name
+        if dialect == "sqlite":
+            session.execute(text("BEGIN IMMEDIATE"))
+        elif dialect == "postgresql":
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADMIT_LOCK_KEY})
+        queued = session.scalar(select(func.count()).select_from(ProbeRunRow)
+                                .where(ProbeRunRow.status == "queued"))
+        if queued >= limit:
+            session.rollback()
+            return None
+        session.add(row)
+        session.commit()
+    return row
+
+
+def imported_moment(document: dict[str, Any], field: str) -> dt.datetime:
+    """Return a document's timestamp in UTC; OutOfRange naming the field when it has no
+    offset or lies outside the storable range."""
+    return utc_moment(dt.datetime.fromisoformat(document[field]), field)
+
+
 def store_imported(sessions: sessionmaker[Session], document: dict[str, Any]) -> ProbeRunRow:
-    """Store a document produced elsewhere by `advisor probe --output`."""
+    """Store a document produced elsewhere by `advisor probe --output` (timestamps in UTC)."""
     settings = document["settings"]
     row = ProbeRunRow(
         id=new_id(), status=document["status"], source="imported", mode=settings["mode"],
         models=settings["models"], frameworks=settings["frameworks"], created_at=_now(),
-        started_at=dt.datetime.fromisoformat(document["started_at"]),
-        finished_at=dt.datetime.fromisoformat(document["finished_at"]),
+        started_at=imported_moment(document, "started_at"),
+        finished_at=imported_moment(document, "finished_at"),
         progress={"total": 1, "done": 1, "current": "imported"}, document=document,
     )
     with sessions.begin() as session:
@@ -76,16 +113,37 @@ def store_imported(sessions: sessionmaker[Session], document: dict[str, Any]) ->
 
 
 def get_run(sessions: sessionmaker[Session], run_id: str) -> ProbeRunRow | None:
+    """Return the run, or None for unknown, malformed and unreadable ids alike (the last
+    are logged)."""
     if not is_well_formed(run_id):
         return None
     with sessions() as session:
-        return session.get(ProbeRunRow, run_id)
+        try:
+            return session.get(ProbeRunRow, run_id)
+        except (ValueError, OverflowError, DataError):
+            log.exception("probe run %s cannot be read", run_id)
+            return None
 
 
 def recent_runs(sessions: sessionmaker[Session], limit: int = 20) -> list[ProbeRunRow]:
+    """Return the newest runs; a row the driver cannot read (a timestamp out of Python's
+    range written by an older version, say) is left out and logged, never fatal."""
     with sessions() as session:
-        query = select(ProbeRunRow).order_by(ProbeRunRow.created_at.desc()).limit(limit)
-        return list(session.scalars(query))
+        ids = list(session.scalars(select(ProbeRunRow.id)
+                                   .order_by(ProbeRunRow.created_at.desc()).limit(limit)))
+        try:
+            rows = {row.id: row for row in session.scalars(
+                select(ProbeRunRow).where(ProbeRunRow.id.in_(ids)))}
+        except Exception:  # noqa: BLE001 - driver and parse errors alike; read one by one
+            session.rollback()
+            rows = {}
+            for run_id in ids:
+                try:
+                    rows[run_id] = session.get(ProbeRunRow, run_id)
+                except Exception:  # noqa: BLE001
+                    log.exception("probe run %s cannot be read; left out of the list", run_id)
+                    session.rollback()
+        return [rows[run_id] for run_id in ids if rows.get(run_id) is not None]
 
 
 def queued_ahead(sessions: sessionmaker[Session], row: ProbeRunRow) -> int:
@@ -99,8 +157,8 @@ def queued_ahead(sessions: sessionmaker[Session], row: ProbeRunRow) -> int:
 
 def count_queued(sessions: sessionmaker[Session]) -> int:
     with sessions() as session:
-        return len(session.scalars(select(ProbeRunRow.id).where(ProbeRunRow.status == "queued"))
-                   .all())
+        return session.scalar(select(func.count()).select_from(ProbeRunRow)
+                              .where(ProbeRunRow.status == "queued"))
 
 
 def latest_successful_id(sessions: sessionmaker[Session]) -> str | None:

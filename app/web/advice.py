@@ -40,46 +40,32 @@ class Advice:
         return Recommendation.model_validate_json(self.json)
 
 
-_REQUESTED = object()  # the body named its probe run: the latest run does not matter
-
-
 class AdviceCache:
     """Finished probe documents and recommendations, memoised in this process.
 
     Both are pure: a finished probe run never changes, and a recommendation is a function
-    of (answers, rules version, probe run). Bounded LRU maps; 0 entries disables them."""
+    of (validated answers, rules version, probe run). Recommendations are keyed by the
+    canonical form of the validated answers, never by request bytes, so the same answers
+    padded or reordered share one slot. Bounded LRU maps (entries and bytes, half the
+    byte budget each); 0 entries disables them."""
 
-    def __init__(self, max_entries: int, ttl_s: float = 0.0):
+    def __init__(self, max_entries: int, ttl_s: float = 0.0, max_bytes: int | None = None):
         self.ttl_s = ttl_s
         self._latest: tuple[float, str | None] = (0.0, None)
-        self._responses: LRU[tuple[object, bytes]] = LRU(max_entries)
-        self._documents: LRU[ProbeRunDocument] = LRU(max_entries)
-        self._recommendations: LRU[tuple[Answers, bytes]] = LRU(max_entries)
+        half = None if max_bytes is None else max_bytes // 2
+        self._documents: LRU[ProbeRunDocument] = LRU(max_entries, half)
+        self._recommendations: LRU[bytes] = LRU(max_entries, half)
 
-    def recommendation(self, key: tuple[str, str | None, str, str]
-                       ) -> tuple[Answers, bytes] | None:
+    def recommendation(self, key: tuple[str, str | None, str, str]) -> bytes | None:
         return self._recommendations.get(key)
 
-    def remember(self, key: tuple[str, str | None, str, str],
-                 value: tuple[Answers, bytes]) -> None:
-        self._recommendations.put(key, value)
+    def remember(self, key: tuple[str, str | None, str, str], payload: bytes) -> None:
+        self._recommendations.put(key, payload, len(payload) + len(key[0]))
 
-    def response_for(self, body: bytes) -> bytes | None:
-        """Return the recommendation JSON for a request body seen before, if still valid:
-        same bytes, and (without a probe_run_id) the same latest probe run."""
-        found = self._responses.get(body)
-        if found is None:
-            return None
-        latest_when_made, payload = found
-        if latest_when_made is not _REQUESTED:
-            expires, latest = self._latest
-            if latest_when_made != latest or expires <= time.monotonic():
-                return None  # a newer run may exist: let advise() look and score again
-        return payload
-
-    def remember_response(self, body: bytes, probe_run_id: str | None, advice: Advice) -> None:
-        marker = _REQUESTED if probe_run_id is not None else advice.probe_run_id
-        self._responses.put(body, (marker, advice.json))
+    @property
+    def bytes(self) -> int:
+        """Bytes held now (what the byte budget counts)."""
+        return self._documents.bytes + self._recommendations.bytes
 
     def latest_id(self, sessions: sessionmaker[Session]) -> str | None:
         """Return the latest successful local run's id, asking at most once per ttl_s."""
@@ -98,7 +84,8 @@ class AdviceCache:
             if row is None or row.document is None or row.status in probe_runs.ACTIVE:
                 return None
             found = ProbeRunDocument.model_validate(row.document)
-            self._documents.put(run_id, found)
+            # The parsed model costs a few times its JSON; its JSON length is the measure.
+            self._documents.put(run_id, found, 4 * len(json.dumps(row.document)))
         return found
 
 
@@ -121,27 +108,27 @@ def choose_probe_run(sessions: sessionmaker[Session], cache: AdviceCache, reques
     return document, latest, "latest"
 
 
+def canonical_answers(answers: Answers) -> str:
+    """Return one text per set of validated answers (sorted keys, sorted multi values)."""
+    return json.dumps(answers.to_json(), sort_keys=True, separators=(",", ":"))
+
+
 def advise(rule_set: RuleSet, sessions: sessionmaker[Session], raw_answers: Any,
            probe_run_id: str | None, cache: AdviceCache | None = None) -> Advice:
     """Return the recommendation for raw answers; AnswersError / ProbeRunNotUsable on bad input."""
     cache = cache or AdviceCache(0)
     document, used_id, chosen = choose_probe_run(sessions, cache, probe_run_id)
-    # Keyed on the raw answers: validation is as deterministic as scoring, so answers
-    # seen before need neither again.
-    try:
-        raw_key = json.dumps(raw_answers, sort_keys=True)
-    except (TypeError, ValueError):
-        raw_key = None
-    key = (raw_key or "", used_id, chosen, rule_set.version)
-    found = cache.recommendation(key) if raw_key is not None else None
-    if found is not None:
-        return Advice(found[0], found[1], used_id)
+    # Validation is linear and bounded by the questionnaire, so it always runs; only scoring
+    # is memoised, keyed by the canonical validated answers.
     answers = validate_answers(rule_set.questionnaire, raw_answers)
+    key = (canonical_answers(answers), used_id, chosen, rule_set.version)
+    found = cache.recommendation(key)
+    if found is not None:
+        return Advice(answers, found, used_id)
     recommendation = score_answers(rule_set, answers, document, probe_run_id=used_id,
                                    probe_run_chosen=chosen)
     payload = recommendation.model_dump_json().encode()
-    if raw_key is not None:
-        cache.remember(key, (answers, payload))
+    cache.remember(key, payload)
     return Advice(answers, payload, used_id)
 
 
@@ -174,7 +161,8 @@ def answer_labels(rule_set: RuleSet, answers: Answers) -> list[dict[str, Any]]:
 
 
 def problems_to_detail(exc: AnswersError) -> list[dict[str, Any]]:
-    """Return FastAPI-style 422 details ({loc, msg, type}) naming each bad field."""
+    """Return FastAPI-style 422 details ({loc, msg, type}) naming each bad field (validation
+    already capped how many)."""
     return [_issue(p) for p in exc.problems]
 
 

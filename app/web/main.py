@@ -9,21 +9,23 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
-from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
+from starlette.routing import Mount
 
 from app.decision.errors import AnswersError
+from app.decision.probe_document import ProbeRunDocument
+from app.decision.questionnaire import MAX_PROBLEMS, shown
 from app.decision.rule_set import load_rule_set
 from app.settings import Settings
 from app.storage.database import make_engine, migrate, session_factory
 from app.web import pages
 from app.web.advice import AdviceCache, ProbeRunNotUsable, problems_to_detail
 from app.web.api import health, probe_runs, questionnaire, recommendations, reports
-from app.web.api.schemas import RecommendationRequest
+from app.web.api.schemas import RecommendationRequest, ReportCreate
 from app.web.context import ServiceContext
 from app.web.openapi_answers import answers_schema
 from app.web.probe_worker import ProbeWorker
@@ -43,11 +45,13 @@ def create_app(settings: Settings | None = None, *, run_probe_worker: bool = Tru
     limiter = RateLimiter(settings.rate_limit_enabled, {
         "reports": (settings.rate_limit_reports_per_minute, 60.0),
         "probe_runs": (settings.rate_limit_probe_runs_per_hour, 3600.0),
-    })
+    }, settings.redis_url, settings.redis_key_prefix)
     worker = ProbeWorker(sessions, settings.probe_timeout_s) if run_probe_worker else None
     context = ServiceContext(settings, rule_set, engine, sessions, limiter, worker,
-                             RenderCache(settings.render_cache_entries, settings.read_cache_ttl_s),
-                             AdviceCache(settings.advice_cache_entries, settings.read_cache_ttl_s))
+                             RenderCache(settings.render_cache_entries, settings.read_cache_ttl_s,
+                                         settings.render_cache_bytes),
+                             AdviceCache(settings.advice_cache_entries, settings.read_cache_ttl_s,
+                                         settings.advice_cache_bytes))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -68,6 +72,20 @@ def create_app(settings: Settings | None = None, *, run_probe_worker: bool = Tru
     async def bad_answers(_: Request, exc: AnswersError) -> JSONResponse:
         return JSONResponse({"detail": problems_to_detail(exc)}, status_code=422)
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # Never the input back, at most MAX_PROBLEMS problems: a 2 MiB body of mistakes
+        # gets an answer of a few kilobytes.
+        found = list(exc.errors())
+        detail = [{"loc": [part if isinstance(part, int) else shown(part) if not _plain(part)
+                           else part for part in error.get("loc", ())],
+                   "msg": str(error.get("msg", ""))[:300], "type": str(error.get("type", ""))}
+                  for error in found[:MAX_PROBLEMS]]
+        if len(found) > MAX_PROBLEMS:
+            detail.append({"loc": ["body"], "type": "too_many_errors",
+                           "msg": f"and {len(found) - MAX_PROBLEMS} more problem(s) not listed"})
+        return JSONResponse({"detail": detail}, status_code=422)
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 404 and pages.wants_html(request):
@@ -76,22 +94,22 @@ def create_app(settings: Settings | None = None, *, run_probe_worker: bool = Tru
             return await http_exception_handler(request, exc)
         # Two routes can share a path (GET and DELETE /api/v1/reports/{id}); the
         # Allow header must list the methods of all of them.
-        allowed = sorted({m for route in app.routes if isinstance(route, APIRoute)
-                          and route.matches(request.scope)[0] != Match.NONE
-                          for m in route.methods})
         return JSONResponse({"detail": "method not allowed"}, status_code=405,
-                            headers={"Allow": ", ".join(allowed)})
+                            headers={"Allow": ", ".join(allowed_methods(routes, request.url.path))})
 
     @app.exception_handler(ProbeRunNotUsable)
     async def unusable_probe_run(_: Request, exc: ProbeRunNotUsable) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=exc.status)
 
-    app.add_middleware(SecurityMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityMiddleware, max_body_bytes=settings.max_body_bytes,
+                       allowed_hosts=settings.allowed_hosts)
     # Routes are matched in order: the hot read paths (report pages, report JSON,
     # recommendations) come first; the trivial ping, the load benchmark's baseline, last.
-    for module in (pages, reports, recommendations, questionnaire, probe_runs, health):
+    modules = (pages, reports, recommendations, questionnaire, probe_runs, health)
+    for module in modules:
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    routes = [*app.routes, *(route for module in modules for route in module.router.routes)]
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -99,9 +117,12 @@ def create_app(settings: Settings | None = None, *, run_probe_worker: bool = Tru
                                  description=app.description, routes=app.routes)
             components = schema["components"]["schemas"]
             components["Answers"] = answers_schema(rule_set.questionnaire)
-            # POST /api/v1/recommendations reads its body itself (see its docstring).
-            components["RecommendationRequest"] = RecommendationRequest.model_json_schema(
-                ref_template="#/components/schemas/{model}")
+            # The routes with bodies read them themselves, off the event loop
+            # (app/web/api/bodies.py); their schemas are declared here.
+            for model in (RecommendationRequest, ReportCreate, ProbeRunDocument):
+                found = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                components.update(found.pop("$defs", {}))
+                components[model.__name__] = found
             for name in ("RecommendationRequest", "ReportCreate"):
                 components[name]["properties"]["answers"] = {"$ref": "#/components/schemas/Answers"}
             app.openapi_schema = schema
@@ -109,3 +130,22 @@ def create_app(settings: Settings | None = None, *, run_probe_worker: bool = Tru
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def allowed_methods(routes: list[Any], path: str) -> list[str]:
+    """Return every method some route answers on this path (HEAD wherever GET is answered,
+    since the security middleware answers HEAD as GET without the body)."""
+    methods: set[str] = set()
+    for route in routes:
+        if isinstance(route, Mount):
+            if path.startswith(route.path + "/"):
+                methods |= {"GET"}
+        elif getattr(route, "path_regex", None) is not None and route.path_regex.match(path):
+            methods |= set(getattr(route, "methods", None) or ())
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
+
+
+def _plain(part: object) -> bool:
+    return isinstance(part, str) and len(part) <= 64 and part.isascii() and part.isprintable()

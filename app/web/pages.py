@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from starlette.concurrency import run_in_threadpool
 
 from app.decision.errors import AnswersError
 from app.decision.probe_document import ProbeRunDocument
@@ -22,14 +23,22 @@ from app.storage.identifiers import is_well_formed, token_matches
 from app.storage.reports import get_report, report_exists
 from app.web import charts, wording
 from app.web.advice import ProbeRunNotUsable
-from app.web.api.deps import ContextDep
+from app.web.api.deps import ContextDep, check_rate
+from app.web.api.probe_runs import readable_runs
 from app.web.api.reports import REPORT_HEADERS, store_report
 from app.web.api.schemas import ReportCreate
 from app.web.compare import compare_reports
+from app.web.context import ServiceContext
 from app.web.form_answers import answers_from_form, form_values
 from app.web.progress import progress_line, run_duration, run_machine
-from app.web.report_view import load_report, report_json_bytes, report_markdown, report_public
-from app.web.security import CSP, client_address
+from app.web.report_view import (
+    cached_report_json,
+    load_report,
+    report_json_bytes,
+    report_markdown,
+    report_public,
+)
+from app.web.security import CSP, is_https
 from probes.plan import MODELS
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
@@ -104,9 +113,31 @@ def questionnaire_page(context: ContextDep,
 
 @router.post("/reports", response_class=HTMLResponse)
 async def submit_questionnaire(request: Request, context: ContextDep) -> Response:
-    body = (await request.body()).decode("utf-8", errors="replace")
-    form = parse_qs(body, keep_blank_values=True)
+    # Cross-site posts were refused by the security middleware. Everything after reading
+    # the body (parsing, validation, scoring, storage) runs in a worker thread.
+    body = await request.body()
+    return await run_in_threadpool(_submit_questionnaire, request, context, body)
+
+
+def _form_field_budget(context: ServiceContext) -> int:
+    """Return the most fields a questionnaire form post can carry (one per option of a multi
+    question, one per other question, the form-only fields and a margin)."""
+    questions = list(context.rule_set.questionnaire.questions())
+    return sum(len(q.options) if q.type == "multi" else 1 for q in questions) + 16
+
+
+def _submit_questionnaire(request: Request, context: ServiceContext, body: bytes) -> Response:
     questionnaire = context.rule_set.questionnaire
+    fields = body.count(b"&") + 1
+    if fields > _form_field_budget(context):
+        # More fields than the questionnaire has inputs: refused before parsing, which for
+        # 2 MiB of tiny fields costs a quarter of a second of CPU.
+        return render("questionnaire.html", status_code=422, title="Framework Advisor",
+                      questionnaire=questionnaire, values={}, errors={}, measure_now=False,
+                      start_from=None, started_from=None,
+                      form_error=f"The form sent {fields} fields; it has at most "
+                                 f"{_form_field_budget(context)}.")
+    form = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
     raw = answers_from_form(questionnaire, form)
     measure_now = form.get("measure_now", [""])[-1] == "true"
     started_from = report_id_from(form.get("from_report", [""])[-1])
@@ -118,8 +149,7 @@ async def submit_questionnaire(request: Request, context: ContextDep) -> Respons
                       form_error=message, measure_now=measure_now, headers=headers,
                       start_from=None, started_from=started_from)
 
-    client = client_address(request, context.settings.trust_forwarded_for)
-    wait = context.limiter.check("reports", client)
+    wait = check_rate(context, request, "reports")
     if wait is not None:
         return again(429, f"Too many reports from your address; try again in {wait:.0f} s.",
                      headers={"Retry-After": str(max(1, round(wait)))})
@@ -133,12 +163,14 @@ async def submit_questionnaire(request: Request, context: ContextDep) -> Respons
     if probe_run_id is not None and not is_well_formed(probe_run_id):
         return again(404, f"There is no probe run {probe_run_id[:64]!r}.")
     if measure_now:
-        if context.limiter.check("probe_runs", client) is not None or \
-                probe_runs.count_queued(context.sessions) >= context.settings.probe_queue_limit:
+        run = None if check_rate(context, request, "probe_runs") is not None else \
+            probe_runs.enqueue_if_room(context.sessions, context.settings.probe_queue_limit,
+                                       models=list(MODELS), frameworks=list(FRAMEWORKS),
+                                       mode="quick")
+        if run is None:
             return again(429, "The probes cannot be queued right now (too many runs); "
                               "untick the measurement option or try again later.")
-        probe_run_id = probe_runs.enqueue(context.sessions, models=list(MODELS),
-                                          frameworks=list(FRAMEWORKS), mode="quick").id
+        probe_run_id = run.id
     try:
         report_id, token, _ = store_report(context, ReportCreate(answers=raw,
                                                                  probe_run_id=probe_run_id))
@@ -151,7 +183,8 @@ async def submit_questionnaire(request: Request, context: ContextDep) -> Respons
     # history or referrers. The page's script keeps it in sessionStorage (this tab only)
     # so that reloads, such as the one when a probe run finishes, still show it.
     response.set_cookie(f"delete_token_{report_id}", token, max_age=600, httponly=True,
-                        samesite="strict", path=f"/r/{report_id}")
+                        samesite="strict", path=f"/r/{report_id}",
+                        secure=is_https(request, context.settings.trust_forwarded_for))
     return response
 
 
@@ -164,7 +197,8 @@ def _plain_problem(message: str) -> str:
 
 @router.get("/r/{report_id}.json")
 async def report_json(report_id: str, context: ContextDep) -> Response:
-    body = report_json_bytes(context, report_id)
+    body = cached_report_json(context, report_id) or \
+        await run_in_threadpool(report_json_bytes, context, report_id)
     if body is None:
         raise HTTPException(404, "report not found")
     return Response(body, media_type="application/json", headers={
@@ -220,19 +254,32 @@ def _verified_token(context: ContextDep, report_id: str, token: str | None) -> s
     return token if row is not None and token_matches(token, row.delete_token_hash) else None
 
 
-@router.get("/r/{report_id}", response_class=HTMLResponse)
-async def report_page(report_id: str, request: Request, context: ContextDep) -> HTMLResponse:
-    # async: a cached page costs less than the trip to the thread pool (`advisor bench server`)
+def _report_page_html(context: ServiceContext, report_id: str, sent: str | None,
+                      base_url: str) -> bytes:
+    """Return the report page (b"" if there is none): the database work of report_page."""
     if not context.renders.exists(report_id, lambda: report_exists(context.sessions, report_id)):
-        return not_found()
-    cookie = f"delete_token_{report_id}"
-    sent = request.cookies.get(cookie) if "cookie" in request.headers else None
+        return b""
     token = _verified_token(context, report_id, sent)
     html = None if token else context.renders.peek(("html", report_id))
     if html is None:
-        html, final = _report_html(context, report_id, token, str(request.base_url))
+        html, final = _report_html(context, report_id, token, base_url)
         if final and not token:  # the delete token is shown once, so never cached
             context.renders.store(("html", report_id), html)
+    return html
+
+
+@router.get("/r/{report_id}", response_class=HTMLResponse)
+async def report_page(report_id: str, request: Request, context: ContextDep) -> HTMLResponse:
+    # async: a cached page costs less than the trip to the thread pool (`advisor bench server`);
+    # anything that needs the database (a cookie's token is checked against the stored hash)
+    # runs in a worker thread.
+    cookie = f"delete_token_{report_id}"
+    sent = request.cookies.get(cookie) if "cookie" in request.headers else None
+    html = context.renders.peek(("html", report_id)) \
+        if sent is None and context.renders.known(report_id) else None
+    if html is None:
+        html = await run_in_threadpool(_report_page_html, context, report_id, sent,
+                                       str(request.base_url))
     if not html:
         return not_found()
     response = HTMLResponse(html, headers={
@@ -269,30 +316,39 @@ def compare_page(report_id: str, context: ContextDep,
 
 @router.get("/probes", response_class=HTMLResponse)
 def probes_page(context: ContextDep) -> HTMLResponse:
-    runs = probe_runs.recent_runs(context.sessions)
-    return render("probes.html", title="Probes", runs=runs, error=None,
+    return render("probes.html", title="Probes", runs=_recent(context), error=None,
                   now=dt.datetime.now(dt.UTC))
+
+
+def _recent(context: ServiceContext) -> list[Any]:
+    # One unreadable row is left out (and logged), never a 500 for every visitor.
+    return [public for _, public in readable_runs(context)]
 
 
 @router.post("/probes", response_class=HTMLResponse)
 async def start_probe_run(request: Request, context: ContextDep) -> Response:
-    form = parse_qs((await request.body()).decode("utf-8", errors="replace"))
+    body = await request.body()
+    return await run_in_threadpool(_start_probe_run, request, context, body)
+
+
+def _start_probe_run(request: Request, context: ServiceContext, body: bytes) -> Response:
+    form = parse_qs(body.decode("utf-8", errors="replace"), max_num_fields=64) \
+        if body.count(b"&") < 64 else {}  # the form has at most a dozen fields
     models = [m for m in form.get("models", []) if m in MODELS]
     frameworks = [f for f in form.get("frameworks", []) if f in FRAMEWORKS]
     mode = form.get("mode", ["quick"])[-1]
     error = None
     if not models or not frameworks or mode not in ("quick", "full"):
         error = "Choose at least one model and one framework, and quick or full mode."
-    elif context.limiter.check("probe_runs", client_address(
-            request, context.settings.trust_forwarded_for)) is not None:
+    elif check_rate(context, request, "probe_runs") is not None:
         error = "Too many probe runs from your address; try again later."
-    elif probe_runs.count_queued(context.sessions) >= context.settings.probe_queue_limit:
-        error = "The probe queue is full; try again when a run has finished."
-    if error:
-        return render("probes.html", status_code=422, title="Probes",
-                      runs=probe_runs.recent_runs(context.sessions), error=error,
+    row = None if error else probe_runs.enqueue_if_room(
+        context.sessions, context.settings.probe_queue_limit, models=models,
+        frameworks=frameworks, mode=mode)
+    if row is None:
+        return render("probes.html", status_code=422, title="Probes", runs=_recent(context),
+                      error=error or "The probe queue is full; try again when a run has finished.",
                       now=dt.datetime.now(dt.UTC))
-    row = probe_runs.enqueue(context.sessions, models=models, frameworks=frameworks, mode=mode)
     return RedirectResponse(f"/probes/{row.id}", status_code=303)
 
 

@@ -16,10 +16,10 @@ from app.web.lru import LRU
 class RenderCache:
     """Bounded LRU of rendered bytes, plus a short-lived memory of which reports exist."""
 
-    def __init__(self, max_entries: int, ttl_s: float = 0.0):
+    def __init__(self, max_entries: int, ttl_s: float = 0.0, max_bytes: int | None = None):
         self.max_entries = max_entries
         self.ttl_s = ttl_s
-        self._rendered: LRU[bytes] = LRU(max_entries)
+        self._rendered: LRU[bytes] = LRU(max_entries, max_bytes)
         self._seen: dict[str, float] = {}
         self._lock = threading.Lock()
 
@@ -42,11 +42,18 @@ class RenderCache:
                 self._seen[report_id] = now + self.ttl_s
         return True
 
+    def known(self, report_id: str) -> bool:
+        """Return whether the report was seen to exist within ttl_s; never asks the database
+        (an async route may call it on the event loop)."""
+        with self._lock:
+            expires = self._seen.get(report_id)
+        return expires is not None and expires > time.monotonic()
+
     def peek(self, key: Hashable) -> bytes | None:
         return self._rendered.get(key)
 
     def store(self, key: Hashable, rendered: bytes) -> None:
-        self._rendered.put(key, rendered)
+        self._rendered.put(key, rendered, len(rendered))
 
     def forget(self, report_id: str) -> None:
         """Drop every rendering of one report (after it is deleted here)."""

@@ -60,6 +60,14 @@ def report_markdown(report: ReportPublic, base_url: str) -> str:
                            describe_claim=claim_check, describe_source=metric_words)
 
 
+def cached_report_json(context: ServiceContext, report_id: str) -> bytes | None:
+    """Return the report's JSON if this process holds it and knows the report exists;
+    never touches the database (safe on the event loop)."""
+    if not context.renders.known(report_id):
+        return None
+    return context.renders.peek(("json", report_id))
+
+
 def report_json_bytes(context: ServiceContext, report_id: str) -> bytes | None:
     """Return the report's JSON (shared by /api/v1/reports/{id} and /r/{id}.json), or None."""
     renders = context.renders

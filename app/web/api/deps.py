@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 
 from app.web.context import ServiceContext
-from app.web.security import client_address
+from app.web.security import RateLimiterUnavailable, client_address
 
 
 async def get_context(request: Request) -> ServiceContext:
@@ -18,12 +18,23 @@ async def get_context(request: Request) -> ServiceContext:
 ContextDep = Annotated[ServiceContext, Depends(get_context)]
 
 
+def check_rate(context: ServiceContext, request: Request, bucket: str) -> float | None:
+    """Count one hit; return None when allowed, else seconds to wait. 503 when the shared
+    store is down. May block on Redis: call it from a worker thread."""
+    try:
+        return context.limiter.check(
+            bucket, client_address(request, context.settings.trust_forwarded_for))
+    except RateLimiterUnavailable:
+        raise HTTPException(503, "the rate-limit store is unavailable; try again shortly",
+                            headers={"Retry-After": "5"}) from None
+
+
 def rate_limited(bucket: str):  # noqa: ANN201 - returns a FastAPI dependency
     """Return a dependency that answers 429 with Retry-After when a client is over its limit."""
 
-    async def check(request: Request, context: ContextDep) -> None:
-        client = client_address(request, context.settings.trust_forwarded_for)
-        wait = context.limiter.check(bucket, client)
+    def check(request: Request, context: ContextDep) -> None:
+        # sync: FastAPI runs it in the thread pool, so a Redis round trip never blocks the loop
+        wait = check_rate(context, request, bucket)
         if wait is not None:
             raise HTTPException(429, f"too many requests; try again in {wait:.0f} s",
                                 headers={"Retry-After": str(max(1, round(wait)))})

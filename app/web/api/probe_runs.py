@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Response
+import logging
+
+from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from app.decision.probe_document import ProbeRunDocument
 from app.storage import probe_runs
-from app.storage.tables import ProbeRunRow
+from app.storage.tables import OutOfRange, ProbeRunRow
+from app.web.api.bodies import body_schema, validation_errors
 from app.web.api.deps import ContextDep, rate_limited
 from app.web.api.schemas import ProbeRunCreate, ProbeRunPublic, errors
+from app.web.context import ServiceContext
+
+log = logging.getLogger("advisor.http")
 
 router = APIRouter(prefix="/api/v1/probe-runs", tags=["probe runs"])
 
@@ -27,19 +36,32 @@ def run_public(context: ContextDep, row: ProbeRunRow, with_results: bool = True
 @router.post("", status_code=202, responses=errors(400, 413, 422, 429),
              dependencies=[rate_limited("probe_runs")], summary="Queue a probe run")
 def start(body: ProbeRunCreate, context: ContextDep, response: Response) -> ProbeRunPublic:
-    if probe_runs.count_queued(context.sessions) >= context.settings.probe_queue_limit:
+    row = probe_runs.enqueue_if_room(
+        context.sessions, context.settings.probe_queue_limit,
+        models=list(dict.fromkeys(body.models)), frameworks=list(dict.fromkeys(body.frameworks)),
+        mode=body.mode)
+    if row is None:
         raise HTTPException(429, "the probe queue is full; try again when a run has finished",
                             headers={"Retry-After": "60"})
-    row = probe_runs.enqueue(context.sessions, models=list(dict.fromkeys(body.models)),
-                             frameworks=list(dict.fromkeys(body.frameworks)), mode=body.mode)
     response.headers["Location"] = f"/api/v1/probe-runs/{row.id}"
     return run_public(context, row)
 
 
 @router.get("", summary="Recent probe runs, newest first (without results)")
 def recent(context: ContextDep) -> list[ProbeRunPublic]:
-    return [run_public(context, row, with_results=False)
-            for row in probe_runs.recent_runs(context.sessions)]
+    return [public for _, public in readable_runs(context)]
+
+
+def readable_runs(context: ServiceContext) -> list[tuple[ProbeRunRow, ProbeRunPublic]]:
+    """Return the recent runs that can be shown: one unreadable row is logged and left
+    out, so it never takes the whole list (API and /probes page) down with it."""
+    out = []
+    for row in probe_runs.recent_runs(context.sessions):
+        try:
+            out.append((row, run_public(context, row, with_results=False)))
+        except (ValidationError, ValueError, TypeError):
+            log.exception("probe run %s cannot be shown; left out of the list", row.id)
+    return out
 
 
 @router.get("/{run_id}", responses=errors(404), summary="Status, progress and results")
@@ -51,8 +73,26 @@ def read(run_id: str, context: ContextDep) -> ProbeRunPublic:
 
 
 @router.post("/import", status_code=201, responses=errors(400, 413, 422, 429),
+             response_model=ProbeRunPublic, openapi_extra=body_schema("ProbeRunDocument"),
              dependencies=[rate_limited("probe_runs")],
              summary="Import a document written by `advisor probe --output`")
-def import_document(document: ProbeRunDocument, context: ContextDep) -> ProbeRunPublic:
+async def import_document(request: Request, context: ContextDep) -> Response:
+    # Parsing and validating a document of up to 2 MiB runs in a worker thread.
+    body = await request.body()
+    public = await run_in_threadpool(_import, context, body)
+    return Response(public, status_code=201, media_type="application/json")
+
+
+def _import(context: ServiceContext, body: bytes) -> bytes:
     # The body is validated against the framework-advisor/probe-run@1 schema by its model.
-    return run_public(context, probe_runs.store_imported(context.sessions, document.to_json()))
+    try:
+        document = ProbeRunDocument.model_validate_json(body)
+    except ValidationError as exc:
+        raise RequestValidationError(validation_errors(exc)) from None
+    try:
+        row = probe_runs.store_imported(context.sessions, document.to_json())
+    except OutOfRange as exc:
+        field = str(exc).split(":", 1)[0]
+        raise RequestValidationError([{"loc": ("body", field), "msg": str(exc),
+                                       "type": "value_error"}]) from None
+    return run_public(context, row).model_dump_json().encode()

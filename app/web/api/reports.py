@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException, Response
+from fastapi import APIRouter, Header, HTTPException, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from app.storage import probe_runs
 from app.storage.reports import DeleteRefused, create_report, delete_report, get_report
 from app.web.advice import advise, advise_from_rules, answer_labels
+from app.web.api.bodies import body_schema, parse_json_body
 from app.web.api.deps import ContextDep, rate_limited
 from app.web.api.schemas import ReportCreate, ReportCreated, ReportPublic, errors
-from app.web.report_view import report_json_bytes
+from app.web.report_view import cached_report_json, report_json_bytes
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 NOT_FOUND = "report not found"
@@ -44,20 +46,31 @@ def store_report(context: ContextDep, body: ReportCreate) -> tuple[str, str, obj
 
 
 @router.post("", status_code=201, responses=errors(400, 404, 409, 413, 422, 429),
+             response_model=ReportCreated, openapi_extra=body_schema("ReportCreate"),
              dependencies=[rate_limited("reports")], summary="Create a shareable report")
-def create(body: ReportCreate, context: ContextDep, response: Response) -> ReportCreated:
-    report_id, token, recommendation = store_report(context, body)
-    response.headers["Location"] = f"/api/v1/reports/{report_id}"
-    return ReportCreated(id=report_id, url=f"/r/{report_id}", delete_token=token,
-                         recommendation=recommendation)
+async def create(request: Request, context: ContextDep) -> Response:
+    # Parsing, scoring and storing run in a worker thread (see app/web/api/bodies.py).
+    body = await request.body()
+    report_id, created = await run_in_threadpool(_create, context, body)
+    return Response(created, status_code=201, media_type="application/json",
+                    headers={"Location": f"/api/v1/reports/{report_id}"})
+
+
+def _create(context: ContextDep, body: bytes) -> tuple[str, bytes]:
+    report_id, token, recommendation = store_report(context, parse_json_body(ReportCreate, body))
+    created = ReportCreated(id=report_id, url=f"/r/{report_id}", delete_token=token,
+                            recommendation=recommendation)
+    return report_id, created.model_dump_json().encode()
 
 
 @router.get("/{report_id}", response_model=ReportPublic, responses=errors(404),
             summary="A report as JSON")
 async def read(report_id: str, context: ContextDep) -> Response:
-    # async with an inline lookup: one primary-key read is cheaper than the trip to the
-    # thread pool it would otherwise take (see `advisor bench server`).
-    body = report_json_bytes(context, report_id)
+    # async: a rendering cached in memory is sent without a trip to the thread pool; any
+    # database work happens in a worker thread, never on the event loop.
+    body = cached_report_json(context, report_id)
+    if body is None:
+        body = await run_in_threadpool(report_json_bytes, context, report_id)
     if body is None:
         raise HTTPException(404, NOT_FOUND)
     return Response(body, media_type="application/json", headers=REPORT_HEADERS)

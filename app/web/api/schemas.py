@@ -6,8 +6,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from app.decision.questionnaire import unstorable_text
 from app.decision.recommendation import Recommendation
 
 ModelName = Literal["mlp", "cnn", "transformer"]
@@ -29,6 +30,14 @@ class RecommendationRequest(_In):
 
 class ReportCreate(RecommendationRequest):
     title: str | None = Field(None, max_length=120, description="Shown at the top of the report.")
+
+    @field_validator("title")
+    @classmethod
+    def _storable(cls, title: str | None) -> str | None:
+        problem = unstorable_text(title) if title is not None else None
+        if problem:
+            raise ValueError(problem)
+        return title
     # For reports, probe_run_id may name a queued or running run: the report is made at once
     # from the rules, and its evidence is filled in when the run finishes.
 
