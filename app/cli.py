@@ -207,13 +207,18 @@ def serve(
     except ValueError as exc:
         raise fail(f"invalid setting: {exc}") from None
     _check_database(settings.database_url)
-    log_config = _server_log_config()
+    from app.web.http_protocol import http_protocol
+
+    # Proxy headers are the application's business (ADVISOR_TRUST_FORWARDED_FOR, last hop
+    # only): uvicorn's own handling would believe any client's X-Forwarded-For. The request
+    # head is bounded (ADVISOR_MAX_HEADER_BYTES) by app/web/http_protocol.py.
+    server = {"host": host, "port": port, "log_level": "info", "access_log": access_log,
+              "log_config": _server_log_config(), "proxy_headers": False,
+              "http": http_protocol(), "h11_max_incomplete_event_size": settings.max_header_bytes}
     if workers > 1:
-        uvicorn.run("app.web.main:create_app", factory=True, host=host, port=port, workers=workers,
-                    log_level="info", access_log=access_log, log_config=log_config)
+        uvicorn.run("app.web.main:create_app", factory=True, workers=workers, **server)
     else:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info",
-                    access_log=access_log, log_config=log_config)
+        uvicorn.run(create_app(settings), **server)
 
 
 def _server_log_config() -> dict[str, Any]:

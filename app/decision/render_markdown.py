@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -10,13 +11,20 @@ from app.decision.recommendation import ClaimVerdict, Recommendation
 LABELS = {"pytorch": "PyTorch", "tensorflow": "TensorFlow"}
 
 
-def _escape(text: str) -> str:
-    """Return text safe inside Markdown tables and prose (no raw HTML, no pipe breaks).
-    Arrows ("->") become "→" first, so that they do not read as "-\\>"."""
-    out = str(text).replace("->", "→")
-    for char in "\\`*_{}[]<>|#":
-        out = out.replace(char, "\\" + char)
-    return out.replace("\n", " ")
+# Every character that Markdown can give a meaning mid-line (links, images, raw HTML,
+# entities, emphasis, code, table cells, strike-through) is backslash-escaped, which
+# CommonMark defines as "this character, literally". Values never start a line, so the
+# line-start markers (lists, headings) need no escape.
+_MARKDOWN_PUNCTUATION = "\\`*_{}[]()<>|#!&~"
+_LINE_BREAKS = re.compile(r"[\r\n\u2028\u2029\x00-\x1f\x7f]+")
+
+
+def _escape(text: Any) -> str:
+    """Return any value that came from outside as literal Markdown text: one line, no raw
+    HTML, no link, no entity, no emphasis, no table-cell break. Arrows ("->") become "→"
+    first, so that they do not read as "-\\>"."""
+    out = _LINE_BREAKS.sub(" ", str(text).replace("->", "→"))
+    return "".join("\\" + char if char in _MARKDOWN_PUNCTUATION else char for char in out)
 
 
 def _source(source: str, describe: Callable[[str], str] | None = None) -> str:
@@ -117,9 +125,10 @@ def render_markdown(rec: Recommendation, *, title: str | None = None,
         ev = rec.evidence
         lines += ["## Measured on this machine", ""]
         env = ev.environment
-        lines.append(f"Probe run `{ev.probe_run_id}` ({ev.chosen}), {env.get('cpu_model')}, "
-                     f"{env.get('threads')} thread(s), "
-                     + ", ".join(f"{LABELS.get(k, k)} {v}" for k, v in
+        # The environment comes from the probe document, which may have been imported.
+        lines.append(f"Probe run `{ev.probe_run_id}` ({ev.chosen}), {_escape(env.get('cpu_model'))}, "
+                     f"{_escape(env.get('threads'))} thread(s), "
+                     + ", ".join(f"{_escape(LABELS.get(k, k))} {_escape(v)}" for k, v in
                                  (env.get("frameworks") or {}).items()) + ".")
         lines.append("")
         for h in ev.highlights:
