@@ -328,6 +328,20 @@ def bench_server(
     run_server_benchmark(out, seconds=seconds, connections=connections)
 
 
+@bench_cli.command("stall")
+def bench_stall(
+    seconds: Annotated[float, typer.Option(help="Seconds of each attack.")] = 6.0,
+    padded: Annotated[int, typer.Option(help="Whitespace-padded bodies for the RSS check.")
+                      ] = 150,
+    only: Annotated[str | None, typer.Option(help="Run only attacks whose name has this.")
+                    ] = None,
+) -> None:
+    """Worst event-loop stall hostile requests within the body limit provoke; RSS after padding."""
+    from app.bench.stall import run_stall_benchmark
+
+    run_stall_benchmark(out, seconds=seconds, padded_bodies=padded, only=only)
+
+
 def main() -> None:
     """Entry point of the `advisor` console script."""
     try:

@@ -27,6 +27,11 @@ class Settings(BaseSettings):
         10, ge=1, description="Probe runs one client may start per hour."
     )
     max_body_bytes: int = Field(2 * 1024 * 1024, ge=1024, description="Largest request body (413).")
+    max_import_bytes: int = Field(
+        512 * 1024, ge=1024, description="Largest probe document POST /api/v1/probe-runs/import "
+        "takes (413); a full run's document is about 70 kB. Validating a document is C code "
+        "that holds the interpreter lock, about 35 ms per MB here: this bounds that stall."
+    )
     probe_timeout_s: float = Field(
         900.0, gt=0, description="Time limit for one framework's probe subprocess."
     )

@@ -66,15 +66,32 @@ def test_repeated_multi_items_within_the_option_count_are_named_once(rule_set):
 
 
 def test_422_names_at_most_a_few_problems_says_how_many_more_and_never_echoes(client):
-    unknown = {f"{'x' * 200}{i}": "y" * 300 for i in range(3000)}
+    unknown = {f"{'x' * 2000}{i}": "y" * 5000 for i in range(100)}
     response = client.post("/api/v1/recommendations",
                            json={"answers": {**base_answers(), **unknown}})
     assert response.status_code == 422
     detail = response.json()["detail"]
     assert len(detail) == MAX_PROBLEMS + 1
-    assert f"and {3000 - MAX_PROBLEMS} more problem(s)" in detail[-1]["msg"]
-    assert len(response.content) < 20_000  # the body sent was about 1.5 MB
+    assert f"and {100 - MAX_PROBLEMS} more problem(s)" in detail[-1]["msg"]
+    assert len(response.content) < 20_000  # the body sent was about 700 kB
     assert "y" * 100 not in response.text and "x" * 100 not in response.text
+
+
+def test_more_items_than_any_valid_body_holds_are_refused_before_parsing(client, monkeypatch):
+    from app.web.api import bodies
+
+    parsed = []
+    monkeypatch.setattr(bodies.json, "loads", lambda *a: parsed.append(1) or json.loads(*a))
+    for payload in ({"answers": {f"q{i:07d}": 1 for i in range(100_000)}},
+                    {"answers": {**base_answers(), "priorities": ["iteration_speed"] * 90_000}}):
+        for path in ("/api/v1/recommendations", "/api/v1/reports"):
+            response = client.post(path, json=payload)
+            assert response.status_code == 422, path
+            assert "no valid request holds more than" in response.text
+    assert parsed == []
+    nested = b'{"answers": ' + b"[" * 500_000 + b"]" * 500_000 + b"}"
+    assert client.post("/api/v1/recommendations", content=nested, headers={
+        "content-type": "application/json"}).status_code == 422
 
 
 def test_pydantic_errors_are_capped_and_carry_no_input(client):
@@ -88,14 +105,19 @@ def test_pydantic_errors_are_capped_and_carry_no_input(client):
     assert all("input" not in d for d in detail)
 
 
-def test_form_with_megabytes_of_unknown_fields_gets_a_small_page(client):
+def test_form_with_many_unknown_fields_gets_a_small_page(client):
     form = {**{k: v for k, v in base_answers().items() if not isinstance(v, list | bool)},
-            **{f"junk{i}": "v" * 300 for i in range(5000)}}
+            **{f"junk{i}": "v" * 40_000 for i in range(30)}}
     response = client.post("/reports", content=urlencode(form), headers={
         "content-type": "application/x-www-form-urlencoded", **SAME_ORIGIN})
     assert response.status_code == 422
-    assert len(response.content) < 100_000  # the form sent was about 1.6 MB
-    assert "more problem(s)" in response.text
+    assert len(response.content) < 100_000  # the form sent was about 1.2 MB
+    assert "more problem(s)" in response.text and "v" * 100 not in response.text
+    flood = urlencode({f"f{i}": "x" for i in range(150_000)})
+    response = client.post("/reports", content=flood, headers={
+        "content-type": "application/x-www-form-urlencoded", **SAME_ORIGIN})
+    assert response.status_code == 422 and "150000 fields" in response.text
+    assert len(response.content) < 100_000
 
 
 # --- memo keyed by canonical answers, caches bounded by bytes --------------------------
@@ -487,3 +509,14 @@ def test_database_validation_and_scoring_never_run_on_the_event_loop(client, mon
         context.renders.forget(created["id"])
         assert client.get(path).status_code == 200, path
     assert on_loop == []
+
+
+def test_probe_documents_over_the_import_limit_are_refused_before_parsing(database_url):
+    settings = Settings(database_url=database_url, rate_limit_enabled=False,
+                        max_import_bytes=100_000)
+    doc = document()
+    doc["measurements"] = doc["measurements"] * 3  # about 190 kB, within the body limit
+    with app_client(settings) as client:
+        refused = client.post("/api/v1/probe-runs/import", json=doc)
+        assert refused.status_code == 413 and "ADVISOR_MAX_IMPORT_BYTES" in refused.text
+        assert client.post("/api/v1/probe-runs/import", json=document()).status_code == 201

@@ -31,25 +31,29 @@ def example_answers() -> list[dict[str, Any]]:
 
 
 @contextmanager
-def running_server() -> Iterator[tuple[str, int, str]]:
-    """Start `advisor serve` (one uvicorn process, fresh SQLite file, no rate limits);
-    yield (base URL, server pid, temporary directory) and stop it afterwards."""
+def running_server(with_lag_probe: bool = False) -> Iterator[tuple[str, int, str]]:
+    """Start `advisor serve` (one uvicorn process, fresh SQLite file, no rate limits), or
+    the same server with an event-loop lag probe (app/bench/lag_server.py); yield (base URL,
+    server pid, temporary directory) and stop it afterwards."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="advisor-bench-") as tmp:
         env = {**os.environ, "ADVISOR_DATABASE_URL": f"sqlite:///{tmp}/bench.db",
                "ADVISOR_RATE_LIMIT_ENABLED": "false"}
-        server = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
-                                  env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        command = ["app.bench.lag_server", str(port)] if with_lag_probe else \
+            ["app.cli", "serve", "--port", str(port)]
+        server = subprocess.Popen([sys.executable, "-m", *command], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            _wait_ready(base)
+            wait_ready(base)
             yield base, server.pid, tmp
         finally:
             server.terminate()
             server.wait(20)
 
 
-def _wait_ready(base: str) -> None:
+def wait_ready(base: str) -> None:
+    """Return once the server answers /healthz (exit after 60 s)."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:

@@ -77,8 +77,13 @@ def read(run_id: str, context: ContextDep) -> ProbeRunPublic:
              dependencies=[rate_limited("probe_runs")],
              summary="Import a document written by `advisor probe --output`")
 async def import_document(request: Request, context: ContextDep) -> Response:
-    # Parsing and validating a document of up to 2 MiB runs in a worker thread.
+    # Parsing and validating run in a worker thread; the size is bounded more tightly than
+    # other bodies because pydantic validates a document without releasing the GIL.
     body = await request.body()
+    limit = context.settings.max_import_bytes
+    if len(body) > limit:
+        raise HTTPException(413, f"probe document is larger than {limit} bytes "
+                                 "(ADVISOR_MAX_IMPORT_BYTES)")
     public = await run_in_threadpool(_import, context, body)
     return Response(public, status_code=201, media_type="application/json")
 

@@ -29,6 +29,6 @@ async def recommend(request: Request, context: ContextDep) -> Response:
 
 
 def _recommend(context: ServiceContext, body: bytes) -> bytes:
-    parsed = parse_json_body(RecommendationRequest, body)
+    parsed = parse_json_body(RecommendationRequest, body, context.separator_budget)
     return advise(context.rule_set, context.sessions, parsed.answers, parsed.probe_run_id,
                   context.advice).json

@@ -57,7 +57,8 @@ async def create(request: Request, context: ContextDep) -> Response:
 
 
 def _create(context: ContextDep, body: bytes) -> tuple[str, bytes]:
-    report_id, token, recommendation = store_report(context, parse_json_body(ReportCreate, body))
+    parsed = parse_json_body(ReportCreate, body, context.separator_budget)
+    report_id, token, recommendation = store_report(context, parsed)
     created = ReportCreated(id=report_id, url=f"/r/{report_id}", delete_token=token,
                             recommendation=recommendation)
     return report_id, created.model_dump_json().encode()
