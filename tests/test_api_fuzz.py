@@ -14,8 +14,11 @@ def make_app():
     import tempfile
 
     directory = tempfile.mkdtemp(prefix="advisor-fuzz-")
+    # The import limit is raised to the body limit: schemathesis takes a 413 for an
+    # oversized but otherwise schema-violating document as "invalid data accepted".
     return create_app(Settings(database_url=f"sqlite:///{directory}/fuzz.db",
-                               rate_limit_enabled=False), run_probe_worker=False)
+                               rate_limit_enabled=False, max_import_bytes=2 * 1024 * 1024),
+                      run_probe_worker=False)
 
 
 schema = schemathesis.openapi.from_asgi("/openapi.json", make_app())

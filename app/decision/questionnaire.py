@@ -185,6 +185,8 @@ MAX_PROBLEMS = 20
 # Text that no database stores faithfully (PostgreSQL refuses NUL; a lone surrogate is not
 # UTF-8) and control characters that break lines in Markdown and HTML attributes.
 UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+# The same rule as a JSON Schema pattern, for OpenAPI (valid JSON text has no lone surrogate).
+STORABLE_TEXT_PATTERN = "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f]*$"
 _brief = reprlib.Repr()
 _brief.maxstring, _brief.maxother, _brief.maxlist, _brief.maxdict = 40, 40, 4, 4
 

@@ -33,6 +33,7 @@ from app.web.render_cache import RenderCache
 from app.web.security import RateLimiter, SecurityMiddleware
 
 STATIC = Path(__file__).resolve().parents[2] / "static"
+STORABLE_MOMENT = r"^(200[1-9]|20[1-9][0-9]|21[0-8][0-9]|219[0-8])-.*(Z|z|[+-][0-9]{2}:?[0-9]{2})$"
 
 
 def create_app(settings: Settings | None = None, *, run_probe_worker: bool = True) -> FastAPI:
@@ -123,6 +124,10 @@ def create_app(settings: Settings | None = None, *, run_probe_worker: bool = Tru
                 found = model.model_json_schema(ref_template="#/components/schemas/{model}")
                 components.update(found.pop("$defs", {}))
                 components[model.__name__] = found
+            # Stored moments lie in [2000, 2200) UTC (app/storage/tables.py) and need an
+            # offset; years 2001-2198 are in range whatever the offset.
+            for field in ("started_at", "finished_at"):
+                components["ProbeRunDocument"]["properties"][field]["pattern"] = STORABLE_MOMENT
             for name in ("RecommendationRequest", "ReportCreate"):
                 components[name]["properties"]["answers"] = {"$ref": "#/components/schemas/Answers"}
             app.openapi_schema = schema
@@ -133,15 +138,18 @@ def create_app(settings: Settings | None = None, *, run_probe_worker: bool = Tru
 
 
 def allowed_methods(routes: list[Any], path: str) -> list[str]:
-    """Return every method some route answers on this path (HEAD wherever GET is answered,
-    since the security middleware answers HEAD as GET without the body)."""
-    methods: set[str] = set()
+    """Return the methods of the resource at this path: those of the most specific routes
+    that match it (a literal /api/v1/probe-runs/import, not the /{run_id} template beside
+    it), with HEAD wherever GET is answered (the security middleware answers HEAD as GET)."""
+    by_specificity: dict[int, set[str]] = {}
     for route in routes:
         if isinstance(route, Mount):
             if path.startswith(route.path + "/"):
-                methods |= {"GET"}
+                by_specificity.setdefault(99, set()).add("GET")
         elif getattr(route, "path_regex", None) is not None and route.path_regex.match(path):
-            methods |= set(getattr(route, "methods", None) or ())
+            params = len(getattr(route, "param_convertors", {}) or {})
+            by_specificity.setdefault(params, set()).update(getattr(route, "methods", None) or ())
+    methods = by_specificity[min(by_specificity)] if by_specificity else set()
     if "GET" in methods:
         methods.add("HEAD")
     return sorted(methods)

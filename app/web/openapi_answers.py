@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.decision.questionnaire import Question, Questionnaire
+from app.decision.questionnaire import STORABLE_TEXT_PATTERN, Question, Questionnaire
 
 
 def question_schema(question: Question) -> dict[str, Any]:
@@ -36,7 +36,8 @@ def question_schema(question: Question) -> dict[str, Any]:
         if question.maximum is not None:
             schema["maximum"] = question.maximum
     else:
-        schema |= {"type": "string", "maxLength": question.max_length}
+        schema |= {"type": "string", "maxLength": question.max_length,
+                   "pattern": STORABLE_TEXT_PATTERN}
     return schema
 
 

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from app.decision.questionnaire import unstorable_text
+from app.decision.questionnaire import STORABLE_TEXT_PATTERN, unstorable_text
 from app.decision.recommendation import Recommendation
 
 ModelName = Literal["mlp", "cnn", "transformer"]
@@ -29,7 +29,8 @@ class RecommendationRequest(_In):
 
 
 class ReportCreate(RecommendationRequest):
-    title: str | None = Field(None, max_length=120, description="Shown at the top of the report.")
+    title: str | None = Field(None, max_length=120, description="Shown at the top of the report.",
+                              json_schema_extra={"pattern": STORABLE_TEXT_PATTERN})
 
     @field_validator("title")
     @classmethod
