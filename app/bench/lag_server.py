@@ -1,6 +1,6 @@
 """The real server with an event-loop lag probe, for `advisor bench stall`.
 
-Runs the application exactly as `advisor serve` configures uvicorn (h11, header bound, no
+Runs the application exactly as `advisor serve` configures uvicorn (bounded httptools, no
 proxy headers), plus one task on the same event loop that sleeps 2 ms over and over and
 records how late it wakes: the lateness is the time the loop could not run anything (a
 blocking call on the loop, or the GIL held by a worker thread's C code). GET /_bench/lag
@@ -15,6 +15,7 @@ import time
 import uvicorn
 
 from app.settings import Settings
+from app.web.http_protocol import http_protocol
 from app.web.main import create_app
 
 TICK_S = 0.002
@@ -39,7 +40,7 @@ async def serve(port: int) -> None:
             worst[0] = max(worst[0], time.perf_counter() - started - TICK_S)
 
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                            access_log=False, proxy_headers=False, http="h11",
+                            access_log=False, proxy_headers=False, http=http_protocol(),
                             h11_max_incomplete_event_size=settings.max_header_bytes)
     watcher = asyncio.get_running_loop().create_task(watch())
     await uvicorn.Server(config).serve()
