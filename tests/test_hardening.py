@@ -469,7 +469,9 @@ def test_head_answers_like_get_without_a_body(client):
 
 # --- blocking work off the event loop --------------------------------------------------
 
-def test_database_validation_and_scoring_never_run_on_the_event_loop(client, monkeypatch):
+def test_database_and_scoring_never_run_on_the_event_loop(client, monkeypatch):
+    """Validation may run on the loop only for bodies of at most 4 KiB (the memo's inline
+    path, well under a millisecond); the database and scoring never do."""
     from app.web import advice, pages, report_view
 
     on_loop: list[str] = []
@@ -495,12 +497,23 @@ def test_database_validation_and_scoring_never_run_on_the_event_loop(client, mon
 
     context = client.app.state.context
     monkeypatch.setattr(context, "sessions", Sessions(context.sessions))
-    for module, name in ((advice, "validate_answers"), (advice, "score_answers"),
-                         (pages, "validate_answers"), (report_view, "score_answers")):
+    for module, name in ((advice, "score_answers"), (pages, "validate_answers"),
+                         (report_view, "score_answers")):
         monkeypatch.setattr(module, name, spy(name, getattr(module, name)))
+    real_validate = advice.validate_answers
+
+    def validate(questionnaire, raw):
+        if len(json.dumps(raw)) > 4096:
+            spy("validating a large body", real_validate)(questionnaire, raw)
+        return real_validate(questionnaire, raw)
+
+    monkeypatch.setattr(advice, "validate_answers", validate)
     created = client.post("/api/v1/reports", json={"answers": base_answers()}).json()
     client.post("/api/v1/recommendations", json={"answers": {**base_answers(), "team_size": "large"}})
     client.post("/api/v1/recommendations", json={"answers": {"bad": 1}})
+    client.post("/api/v1/recommendations", json={"answers": base_answers()})  # memoised
+    client.post("/api/v1/recommendations", json={"answers": {
+        **base_answers(), "project_name": "p" * 100, **{f"x{i}": "y" * 100 for i in range(60)}}})
     client.post("/reports", content=form_body(), headers=FORM, follow_redirects=False)
     client.post("/probes", content="models=mlp&frameworks=pytorch&mode=quick", headers=FORM)
     client.post("/api/v1/probe-runs/import", json=document())

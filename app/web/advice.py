@@ -67,6 +67,14 @@ class AdviceCache:
         """Bytes held now (what the byte budget counts)."""
         return self._documents.bytes + self._recommendations.bytes
 
+    def holds_document(self, run_id: str) -> bool:
+        return self._documents.get(run_id) is not None
+
+    def known_latest(self) -> tuple[bool, str | None]:
+        """Return (still fresh, latest run id) without asking the database."""
+        expires, found = self._latest
+        return expires > time.monotonic(), found
+
     def latest_id(self, sessions: sessionmaker[Session]) -> str | None:
         """Return the latest successful local run's id, asking at most once per ttl_s."""
         now = time.monotonic()
@@ -106,6 +114,25 @@ def choose_probe_run(sessions: sessionmaker[Session], cache: AdviceCache, reques
     if document is None:
         return None, None, "none"
     return document, latest, "latest"
+
+
+def memoised(rule_set: RuleSet, cache: AdviceCache, raw_answers: Any, probe_run_id: str | None
+             ) -> bytes | None:
+    """Return the memoised recommendation JSON if everything needed is already in memory
+    (the probe run to use, the recommendation); None when finding out would need the
+    database or scoring. AnswersError on bad answers. Never blocks: safe on the event loop
+    for a small body."""
+    if probe_run_id is not None:
+        if not cache.holds_document(probe_run_id):
+            return None
+        used_id, chosen = probe_run_id, "requested"
+    else:
+        known, used_id = cache.known_latest()
+        if not known or (used_id is not None and not cache.holds_document(used_id)):
+            return None
+        chosen = "latest" if used_id else "none"
+    answers = validate_answers(rule_set.questionnaire, raw_answers)
+    return cache.recommendation((canonical_answers(answers), used_id, chosen, rule_set.version))
 
 
 def canonical_answers(answers: Answers) -> str:

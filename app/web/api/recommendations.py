@@ -6,13 +6,16 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from app.decision.recommendation import Recommendation
-from app.web.advice import advise
+from app.web.advice import advise, memoised
 from app.web.api.bodies import body_schema, parse_json_body
 from app.web.api.deps import ContextDep
 from app.web.api.schemas import RecommendationRequest, errors
 from app.web.context import ServiceContext
 
 router = APIRouter(prefix="/api/v1", tags=["recommendations"])
+# A body this small is parsed and looked up in the memo on the event loop (well under a
+# millisecond): the trip to the thread pool would cost more than the work.
+INLINE_BODY_BYTES = 4096
 
 
 @router.post("/recommendations", response_model=Recommendation,
@@ -20,10 +23,15 @@ router = APIRouter(prefix="/api/v1", tags=["recommendations"])
              openapi_extra=body_schema("RecommendationRequest"),
              summary="Score answers and return the recommendation")
 async def recommend(request: Request, context: ContextDep) -> Response:
-    # The body is read here and everything else runs in a worker thread: parsing,
-    # validation and scoring of a 2 MiB body must not stall the event loop. Answers seen
-    # before (in any spelling) are answered from the memo, keyed by the validated answers.
+    # The body is read here. Answers seen before (in any spelling) are answered from the
+    # memo, keyed by the validated answers: inline for a small body when nothing needs the
+    # database; everything else (large bodies, scoring, the database) in a worker thread.
     body = await request.body()
+    if len(body) <= INLINE_BODY_BYTES:
+        parsed = parse_json_body(RecommendationRequest, body, context.separator_budget)
+        found = memoised(context.rule_set, context.advice, parsed.answers, parsed.probe_run_id)
+        if found is not None:
+            return Response(found, media_type="application/json")
     return Response(await run_in_threadpool(_recommend, context, body),
                     media_type="application/json")
 
