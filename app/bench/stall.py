@@ -28,6 +28,63 @@ from app.bench.harness import example_answers, running_server
 
 RECORDED = Path(__file__).resolve().parents[2] / "tests" / "data" / "probe-run-recorded.json"
 LIMIT = 2 * 1024 * 1024 - 4096  # just under the default body limit
+IMPORT_LIMIT = 512 * 1024 - 1024  # just under the default import limit
+
+
+def _document_of(size: int) -> dict[str, Any]:
+    """Return the recorded probe document with its measurements repeated to about `size`."""
+    document = json.loads(RECORDED.read_text())
+    one = document["measurements"][0]
+    document["measurements"] = [one] * ((size - 5_000) // (len(json.dumps(one)) + 2))
+    return document
+
+
+def _cpu_ms(call: Callable[[], Any], repeats: int = 5) -> float:
+    """Return the median CPU time of one call in ms (CPU time: other processes' load on this
+    shared machine does not count, unlike wall time)."""
+    times = []
+    for _ in range(repeats):
+        started = time.thread_time()
+        call()
+        times.append((time.thread_time() - started) * 1000)
+    return statistics.median(times)
+
+
+def longest_uninterruptible_steps() -> list[tuple[str, float]]:
+    """Return the CPU cost of each single C call the server makes on a hostile body that
+    passes the size checks. Such a call holds the interpreter lock from start to end, so
+    on an idle core it is the longest the event loop can be kept waiting by that body;
+    Python-level work (validation loops, parse_qs, templates) yields every 5 ms."""
+    from app.decision.probe_document import ProbeRunDocument
+    from app.decision.rule_set import load_rule_set
+    from app.web.api.bodies import SEPARATORS, separator_budget
+    from app.web.api.schemas import ProbeRunPublic, RecommendationRequest
+
+    answers = example_answers()[0]
+    body = json.dumps({"answers": answers})
+    padded = (" " * (LIMIT - len(body)) + body).encode()
+    budget = separator_budget(load_rule_set().questionnaire)
+    dense = json.dumps({"answers": {**answers, **{f"x{i}": [] for i in range(budget // 3)}}})
+    dense = (dense + " " * (LIMIT - len(dense))).encode()
+    document = json.dumps(_document_of(IMPORT_LIMIT)).encode()
+    parsed = ProbeRunDocument.model_validate_json(document)
+    as_dict = parsed.to_json()
+    public = {"id": "x" * 24, "status": "succeeded", "source": "imported", "mode": "quick",
+              "models": [], "frameworks": [], "created_at": "2026-01-01T00:00:00Z",
+              "started_at": None, "finished_at": None, "progress": None, "error": None}
+    return [
+        ("count separators in a 2 MiB body (every JSON body)",
+         max(_cpu_ms(lambda s=s: padded.count(s)) for s in SEPARATORS)),
+        ("json.loads of a 2 MiB whitespace-padded valid body", _cpu_ms(lambda: json.loads(padded))),
+        ("json.loads of a 2 MiB body at the separator budget", _cpu_ms(lambda: json.loads(dense))),
+        ("json.loads + RecommendationRequest.model_validate of that body",
+         _cpu_ms(lambda: RecommendationRequest.model_validate(json.loads(dense)))),
+        ("ProbeRunDocument.model_validate_json, 512 KiB document",
+         _cpu_ms(lambda: ProbeRunDocument.model_validate_json(document))),
+        ("json.dumps of that document (storing it)", _cpu_ms(lambda: json.dumps(as_dict))),
+        ("ProbeRunPublic with that document, to JSON (the 201 answer)",
+         _cpu_ms(lambda: ProbeRunPublic(**public, results=as_dict).model_dump_json())),
+    ]
 
 
 def _attacks(base: str, answers: dict[str, Any], report: dict[str, Any]
@@ -40,6 +97,7 @@ def _attacks(base: str, answers: dict[str, Any], report: dict[str, Any]
     document = json.loads(RECORDED.read_text())
     one = document["measurements"][0]
     document["measurements"] = [one] * ((LIMIT - 70_000) // len(json.dumps(one)))
+    largest_import = _document_of(IMPORT_LIMIT)
     padded = [" " * (LIMIT - len(body) - i) + body for i in range(3)]
     json_headers = {"content-type": "application/json"}
     form_headers = {"content-type": "application/x-www-form-urlencoded"}
@@ -60,6 +118,8 @@ def _attacks(base: str, answers: dict[str, Any], report: dict[str, Any]
         ("2 MiB of unknown form fields (POST /reports)", post("/reports", form, form_headers)),
         ("2 MiB probe document, many measurements (POST /api/v1/probe-runs/import)",
          post("/api/v1/probe-runs/import", json.dumps(document), json_headers)),
+        ("512 KiB probe document (the import limit)",
+         post("/api/v1/probe-runs/import", json.dumps(largest_import), json_headers)),
         ("report page with a forged delete-token cookie",
          lambda client: client.get(f"{base}/r/{report['id']}", headers={
              "cookie": f"delete_token_{report['id']}={'f' * 43}"})),
@@ -130,6 +190,14 @@ def run_stall_benchmark(console: Console, seconds: float = 6.0, padded_bodies: i
         console.print(table)
         console.print(f"worst event-loop stall under attack: {worst:.1f} ms (idle: {idle_lag:.1f} "
                       "ms); target: no stall over 50 ms", highlight=False)
+
+        steps = Table(title="Longest single C call (holds the interpreter lock) per hostile body, "
+                            "CPU ms, median of 5, measured in this process")
+        steps.add_column("step")
+        steps.add_column("CPU ms")
+        for name, cpu in longest_uninterruptible_steps():
+            steps.add_row(name, f"{cpu:.1f}")
+        console.print(steps)
 
         body = json.dumps({"answers": answers})
         before = server.memory_info().rss
