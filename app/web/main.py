@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -58,6 +59,12 @@ def create_app(settings: Settings | None = None, *, run_probe_worker: bool = Tru
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if worker is not None:
             worker.start()
+        # Everything loaded at start-up (rules, templates, modules) lives as long as the
+        # process: frozen, a full garbage collection no longer walks it. Such a collection
+        # holds the interpreter lock throughout, so it stalled the event loop for hundreds
+        # of milliseconds after requests that allocate much (`advisor bench stall`).
+        gc.collect()
+        gc.freeze()
         yield
         if worker is not None:
             worker.stop()
