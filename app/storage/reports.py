@@ -66,16 +66,6 @@ def report_exists(sessions: sessionmaker[Session], report_id: str) -> bool:
         return session.scalar(select(ReportRow.id).where(ReportRow.id == report_id)) is not None
 
 
-def delete_token_valid(sessions: sessionmaker[Session], report_id: str, token: str) -> bool:
-    """Return whether the token is this report's delete token (constant-time compare)."""
-    if not is_well_formed(report_id) or len(token) > 200:
-        return False
-    with sessions() as session:
-        stored = session.scalar(select(ReportRow.delete_token_hash)
-                                .where(ReportRow.id == report_id))
-    return stored is not None and token_matches(token, stored)
-
-
 class DeleteRefused(Exception):
     pass
 
