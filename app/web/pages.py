@@ -322,7 +322,7 @@ def probes_page(context: ContextDep) -> HTMLResponse:
 
 def _recent(context: ServiceContext) -> list[Any]:
     # One unreadable row is left out (and logged), never a 500 for every visitor.
-    return [public for _, public in readable_runs(context)]
+    return [row for row, _ in readable_runs(context)]
 
 
 @router.post("/probes", response_class=HTMLResponse)
