@@ -30,7 +30,7 @@ from app.web.form_answers import answers_from_form, form_values
 from app.web.progress import progress_line, run_duration, run_machine
 from app.web.report_view import load_report, report_json_bytes, report_markdown, report_public
 from app.web.security import CSP, client_address
-from probes.plan import MODELS
+from probes.plan import MODELS, SMOKE
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 templates = Environment(
@@ -137,7 +137,7 @@ async def submit_questionnaire(request: Request, context: ContextDep) -> Respons
                 probe_runs.count_queued(context.sessions) >= context.settings.probe_queue_limit:
             return again(429, "The probes cannot be queued right now (too many runs); "
                               "untick the measurement option or try again later.")
-        probe_run_id = probe_runs.enqueue(context.sessions, models=list(MODELS),
+        probe_run_id = probe_runs.enqueue(context.sessions, models=list(SMOKE),
                                           frameworks=list(FRAMEWORKS), mode="quick").id
     try:
         report_id, token, _ = store_report(context, ReportCreate(answers=raw,
