@@ -62,9 +62,9 @@ SIZING = {
     "mlp": Sizing(), "cnn": Sizing(), "transformer": Sizing(),
     "tabular": Sizing(batch=256, train_batch=256, samples={"quick": 20, "full": 40}),
     "recommender": Sizing(batch=256, train_batch=256, samples={"quick": 20, "full": 40}),
-    "vision": Sizing(batch=8, train_batch=8, samples={"quick": 8, "full": 15}),
-    "encoder": Sizing(batch=8, train_batch=8, samples={"quick": 8, "full": 15}),
-    "decoder": Sizing(batch=1, train_batch=4, samples={"quick": 5, "full": 10}),
+    "vision": Sizing(batch=8, train_batch=8, samples={"quick": 8, "full": 15, "test": 2}),
+    "encoder": Sizing(batch=8, train_batch=8, samples={"quick": 8, "full": 15, "test": 2}),
+    "decoder": Sizing(batch=1, train_batch=4, samples={"quick": 5, "full": 10, "test": 2}),
 }
 # Models whose measurement is generation with a KV cache (prefill_ms, decode_tokens_per_s)
 # instead of one forward call.
@@ -120,7 +120,8 @@ def mode_for(model: str, mode: Mode) -> Mode:
     sizing = SIZING[model]
     if sizing.samples is None or mode.name not in sizing.samples:
         return mode
-    return replace(mode, warmup_calls=min(mode.warmup_calls, 3),
+    warmup = 1 if mode.name == "test" else 3
+    return replace(mode, warmup_calls=min(mode.warmup_calls, warmup),
                    min_samples=min(mode.min_samples, sizing.samples[mode.name]),
                    min_seconds=min(mode.min_seconds, 1.0))
 

@@ -329,7 +329,9 @@ def prepare_decoder(variant: str, weights: dict[str, np.ndarray], workdir: Path,
         path = workdir / "decoder_savedmodel"
         tf.saved_model.save(module, str(path), signatures={"prefill": prefill, "step": step})
         loaded = tf.saved_model.load(str(path))
-        do_prefill, do_step, cache = _stateful(loaded.prefill_fn, loaded.step_fn, tf.constant)
+        # The closures keep `loaded` alive: its variables die with it.
+        do_prefill, do_step, cache = _stateful(lambda *a: loaded.prefill_fn(*a),
+                                               lambda *a: loaded.step_fn(*a), tf.constant)
         return _decoding(do_prefill, do_step, cache, time.perf_counter() - t0, lazy=False,
                         artifact_bytes=_dir_size(path))
     if variant in ("litert", "litert_int8"):
