@@ -128,8 +128,9 @@ def recommend(
 def probe(
     quick: Annotated[bool, typer.Option("--quick/--full", help="Quick (>=30 samples, 0.5 s) or "
                                         "full (>=100 samples, 2 s) sampling.")] = True,
-    models: Annotated[list[str] | None, typer.Option("--models", help="mlp, cnn, transformer")
-                      ] = None,
+    models: Annotated[list[str] | None, typer.Option(
+        "--models", help="smoke set: mlp, cnn, transformer (default of --quick); workloads: "
+        "tabular, recommender, vision, encoder, decoder (default of --full)")] = None,
     frameworks: Annotated[list[str] | None, typer.Option("--frameworks",
                                                          help="pytorch, tensorflow")] = None,
     output: Annotated[Path | None, typer.Option("--output", help="Write the JSON document here.")
@@ -138,14 +139,16 @@ def probe(
                                                 "(default: all cores).")] = None,
     timeout: Annotated[float | None, typer.Option(help="Seconds allowed per framework.")] = None,
 ) -> None:
-    """Measure the same small models in both frameworks on this machine."""
+    """Measure the same models in both frameworks on this machine."""
+    import time
+
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from app.probe_summary import print_summary
-    from probes.plan import FRAMEWORKS, MODELS
+    from probes.plan import FRAMEWORKS, MODELS, SMOKE, WORKLOADS, estimate_left_s, step_costs
     from probes.runner import run_probes
 
-    models = _split(models) or list(MODELS)
+    models = _split(models) or list(SMOKE if quick else WORKLOADS)
     frameworks = _split(frameworks) or list(FRAMEWORKS)
     for name, given, allowed in (("--models", models, MODELS), ("--frameworks", frameworks,
                                                                 FRAMEWORKS)):
@@ -159,9 +162,15 @@ def probe(
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=err) as bar:
         task = bar.add_task("starting", total=None)
+        costs = step_costs(models, frameworks)
+        started = time.monotonic()
 
         def show(p: object) -> None:
-            bar.update(task, description=f"probing {p.current}", total=p.total, completed=p.done)
+            elapsed = time.monotonic() - started
+            left = estimate_left_s(costs, min(p.done, len(costs)), elapsed)
+            bar.update(task, total=p.total, completed=p.done,
+                       description=f"probing {p.current}, {elapsed:.0f} s elapsed, about "
+                                   f"{left / 60:.1f} min left")
 
         document = run_probes(models, frameworks, "quick" if quick else "full", threads,
                               timeout or Settings().probe_timeout_s, on_progress=show)

@@ -4,7 +4,6 @@ the PyTorch worker subprocess."""
 from __future__ import annotations
 
 import copy
-import io
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,7 +13,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from probes.plan import CNN, MLP, TRANSFORMER
+from probes import torch_workloads
+from probes.plan import CNN, DECODER, GENERATIVE, MLP, SIZING, TRANSFORMER
+from probes.weights import model_inputs
 
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
@@ -28,7 +29,7 @@ def configure(threads: int) -> dict[str, str]:
 
 
 def versions() -> tuple[str, dict[str, str]]:
-    details = {"cuda": str(torch.version.cuda), "device": str(DEVICE)}
+    details = {"cuda": str(torch.version.cuda), "device": str(DEVICE), "int8": INT8_API}
     try:
         import onnxruntime
 
@@ -121,14 +122,20 @@ class TransformerModel(nn.Module):
         return self.ln2(h + self.ff2(torch.relu(self.ff1(h))))
 
 
-BUILDERS = {"mlp": MLPModel, "cnn": CNNModel, "transformer": TransformerModel}
+BUILDERS = {"mlp": MLPModel, "cnn": CNNModel, "transformer": TransformerModel,
+            **torch_workloads.BUILDERS}
+IMAGE_MODELS = ("cnn", "vision")
 
 
-def native_input(model: str, array: np.ndarray) -> torch.Tensor:
-    """Return the canonical input in PyTorch's layout (NHWC -> NCHW for images)."""
-    if model == "cnn":
-        array = array.transpose(0, 3, 1, 2)
-    return torch.from_numpy(np.ascontiguousarray(array)).to(DEVICE)
+def _to_torch_layout(model: str, array: np.ndarray) -> np.ndarray:
+    if model in IMAGE_MODELS and array.ndim == 4:
+        return np.ascontiguousarray(array.transpose(0, 3, 1, 2))  # NHWC -> NCHW
+    return np.ascontiguousarray(array)
+
+
+def native_input(model: str, arrays: tuple[np.ndarray, ...]) -> tuple[torch.Tensor, ...]:
+    """Return the canonical inputs in PyTorch's layout (NHWC -> NCHW for images)."""
+    return tuple(torch.from_numpy(_to_torch_layout(model, a)).to(DEVICE) for a in arrays)
 
 
 def native_output(model: str, array: np.ndarray) -> np.ndarray:
@@ -137,11 +144,13 @@ def native_output(model: str, array: np.ndarray) -> np.ndarray:
 
 @dataclass
 class Prepared:
-    infer: Callable[[torch.Tensor], np.ndarray]
+    infer: Callable[..., np.ndarray]
     prepare_s: float
     lazy: bool  # compiles on first call, so compile time includes the first call
     artifact_bytes: int | None = None
-    native_inputs: Callable[[str, np.ndarray], object] | None = None
+    native_inputs: Callable[[str, tuple], tuple] | None = None
+    note: str | None = None  # e.g. which quantization API made an int8 variant
+    quantized_convs: int | None = None  # int8: convolutions with int8 weights
 
 
 def build(model: str, weights: dict[str, np.ndarray]) -> nn.Module:
@@ -152,79 +161,271 @@ def _files_size(paths: list[Path]) -> int:
     return sum(p.stat().st_size for p in paths if p.is_file())
 
 
+def _example(model_name: str, weights: dict[str, np.ndarray]) -> tuple[torch.Tensor, ...]:
+    """Two rows of the throughput batch: a batch size exporters will not specialise on."""
+    big = f"b{SIZING[model_name].batch}"
+    return native_input(model_name, tuple(a[:2] for a in model_inputs(weights, model_name, big)))
+
+
+def _torch_runner(module: Callable) -> Callable[..., np.ndarray]:
+    def infer(*xs: torch.Tensor) -> np.ndarray:
+        with torch.inference_mode():
+            return module(*xs).detach().cpu().numpy()
+    return infer
+
+
 def prepare(variant: str, model_name: str, weights: dict[str, np.ndarray], workdir: Path,
             threads: int) -> Prepared:
     """Return a runnable variant of the model, timing how long it took to make."""
     model = build(model_name, weights)
     t0 = time.perf_counter()
-
-    def torch_runner(module: Callable) -> Callable[[torch.Tensor], np.ndarray]:
-        def infer(x: torch.Tensor) -> np.ndarray:
-            with torch.inference_mode():
-                return module(x).detach().cpu().numpy()
-        return infer
-
     if variant == "eager":
-        return Prepared(torch_runner(model), time.perf_counter() - t0, lazy=False)
+        return Prepared(_torch_runner(model), time.perf_counter() - t0, lazy=False)
     if variant == "compile":
         compiled = torch.compile(model)
-        return Prepared(torch_runner(compiled), time.perf_counter() - t0, lazy=True)
-    example = native_input(model_name, weights[f"input.{model_name}.b32"][:2])
+        return Prepared(_torch_runner(compiled), time.perf_counter() - t0, lazy=True)
+    example = _example(model_name, weights)
     batch = torch.export.Dim.DYNAMIC
+    dynamic = tuple({0: batch} for _ in example)
     if variant == "export":
-        program = torch.export.export(model, (example,), dynamic_shapes=({0: batch},))
+        program = torch.export.export(model, example, dynamic_shapes=dynamic)
         path = workdir / f"{model_name}.pt2"
         torch.export.save(program, path)
         loaded = torch.export.load(path).module()
-        return Prepared(torch_runner(loaded), time.perf_counter() - t0, lazy=False,
+        return Prepared(_torch_runner(loaded), time.perf_counter() - t0, lazy=False,
                         artifact_bytes=_files_size([path]))
     if variant == "onnxruntime":
-        import onnxruntime as ort
-
         path = workdir / f"{model_name}.onnx"
-        torch.onnx.export(model.cpu(), (example.cpu(),), str(path), dynamo=True,
-                          dynamic_shapes=({0: batch},), verbose=False)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        name = session.get_inputs()[0].name
-        files = [path] + [p for p in workdir.glob(f"{model_name}.onnx*") if p != path]
-
-        def infer(x: object) -> np.ndarray:
-            return session.run(None, {name: x})[0]
-        return Prepared(infer, time.perf_counter() - t0, lazy=False,
-                        artifact_bytes=_files_size(files),
-                        native_inputs=lambda m, a: np.ascontiguousarray(
-                            a.transpose(0, 3, 1, 2) if m == "cnn" else a))
+        torch.onnx.export(model.cpu(), tuple(x.cpu() for x in example), str(path), dynamo=True,
+                          dynamic_shapes=dynamic, verbose=False)
+        run, files = _ort_session(path, threads)
+        return Prepared(run, time.perf_counter() - t0, lazy=False, artifact_bytes=_files_size(files),
+                        native_inputs=lambda m, arrays: tuple(_to_torch_layout(m, a) for a in arrays))
     if variant == "int8":
-        # Dynamic quantization covers Linear layers (and attention projections);
-        # convolutions stay float32. It runs on the CPU only.
-        quantized = torch.ao.quantization.quantize_dynamic(
-            copy.deepcopy(model).cpu(), {nn.Linear}, dtype=torch.qint8)
-        buffer = io.BytesIO()
-        torch.save(quantized.state_dict(), buffer)
-        return Prepared(torch_runner(quantized), time.perf_counter() - t0, lazy=False,
-                        artifact_bytes=len(buffer.getvalue()),
-                        native_inputs=lambda m, a: native_input(m, a).cpu())
+        return _int8(model, model_name, weights, example, workdir, t0)
     raise ValueError(f"unknown PyTorch variant {variant!r}")
+
+
+def _ort_session(path: Path, threads: int) -> tuple[Callable[..., np.ndarray], list[Path]]:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    names = [i.name for i in session.get_inputs()]
+    files = [path] + [p for p in path.parent.glob(path.name + "*") if p != path]
+
+    def run(*xs: np.ndarray) -> np.ndarray:
+        return session.run(None, dict(zip(names, xs, strict=True)))[0]
+    return run, files
+
+
+# The int8 path (spec §5 `int8`): PT2E quantization, which covers convolutions as well as
+# Linear layers. torch 2.13 no longer ships torch.ao's PT2E flow; it lives in torchao
+# (torchao.quantization.pt2e). XNNPACKQuantizer moved to ExecuTorch (a mobile runtime), so
+# on a server CPU the quantizer is X86InductorQuantizer: static int8 (per-channel weights,
+# activations calibrated on the probe's own batch), lowered to oneDNN int8 kernels.
+INT8_API = ("torchao.quantization.pt2e: torch.export -> prepare_pt2e(X86InductorQuantizer, "
+            "static int8) -> calibrate -> convert_pt2e -> lower_pt2e_quantized_to_x86")
+
+
+def quantize_pt2e(model: nn.Module, calibration: tuple[torch.Tensor, ...],
+                  dynamic_batch: bool = True) -> torch.fx.GraphModule:
+    """Return the PT2E int8 model (quantize/dequantize graph, int8 weights), not lowered yet."""
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+    from torchao.quantization.pt2e.quantizer import x86_inductor_quantizer as x86
+
+    dynamic = tuple({0: torch.export.Dim.DYNAMIC} for _ in calibration) if dynamic_batch else None
+    exported = torch.export.export(model, calibration, dynamic_shapes=dynamic).module()
+    quantizer = x86.X86InductorQuantizer()
+    quantizer.set_global(x86.get_default_x86_inductor_quantization_config())
+    prepared = prepare_pt2e(exported, quantizer)
+    prepared(*calibration)
+    return convert_pt2e(prepared)
+
+
+def _int8(model: nn.Module, model_name: str, weights: dict[str, np.ndarray],
+          example: tuple[torch.Tensor, ...], workdir: Path, t0: float) -> Prepared:
+    from torchao.quantization.pt2e.lowering import lower_pt2e_quantized_to_x86
+
+    # oneDNN int8 kernels are CPU kernels: the int8 variant runs on the CPU, also with CUDA.
+    model = copy.deepcopy(model).cpu()
+    calibration = tuple(t.cpu() for t in native_input(
+        model_name, model_inputs(weights, model_name, "train")))
+    converted = quantize_pt2e(model, calibration)
+    convs = quantized_convolutions(converted)
+    path = workdir / f"{model_name}_int8.pt2"
+    torch.export.save(torch.export.export(converted, calibration), path)
+    lowered: dict[int, Callable] = {}
+
+    def infer(*xs: torch.Tensor) -> np.ndarray:
+        # Lowering freezes shapes: one lowered graph per batch size, made on its first call
+        # (the measurement loop warms up before timing, so it is never in a sample).
+        batch = xs[0].shape[0]
+        if batch not in lowered:
+            with torch.no_grad():
+                lowered[batch] = lower_pt2e_quantized_to_x86(converted, xs)
+        with torch.no_grad():
+            return lowered[batch](*xs).detach().numpy()
+
+    infer(*tuple(x[:1] for x in calibration))  # batch 1 lowered inside the compile time
+    return Prepared(infer, time.perf_counter() - t0, lazy=False, artifact_bytes=_files_size([path]),
+                    native_inputs=lambda m, arrays: tuple(x.cpu() for x in native_input(m, arrays)),
+                    note=INT8_API, quantized_convs=convs)
+
+
+def quantized_convolutions(graph: torch.fx.GraphModule) -> int:
+    """Count convolutions whose weight arrives through a dequantize node: int8 weights."""
+    count = 0
+    for node in graph.graph.nodes:
+        if node.op == "call_function" and "conv" in str(node.target):
+            weight = node.args[1] if len(node.args) > 1 else None
+            if getattr(weight, "op", None) == "call_function" and "dequantize" in str(weight.target):
+                count += 1
+    return count
 
 
 def train_step(variant: str, model_name: str, weights: dict[str, np.ndarray]
                ) -> Callable[[], None]:
-    """Return one training step (forward, MSE loss, backward, SGD update) at batch 32."""
+    """Return one training step (forward, loss, backward, SGD update) at the training batch:
+    mean squared error, or cross-entropy on the next token for the decoder."""
     model = build(model_name, weights).train()
     runnable = torch.compile(model) if variant == "compile" else model
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-3)
-    x = native_input(model_name, weights[f"input.{model_name}.b32"])
-    y = torch.from_numpy(weights[f"target.{model_name}.b32"]).to(DEVICE)
+    xs = native_input(model_name, model_inputs(weights, model_name, "train"))
+    y = torch.from_numpy(weights[f"target.{model_name}.train"]).to(DEVICE)
+
+    def loss_of(out: torch.Tensor) -> torch.Tensor:
+        if model_name in GENERATIVE:
+            return torch.nn.functional.cross_entropy(out.flatten(0, 1), y.flatten().long())
+        return torch.nn.functional.mse_loss(out, y)
 
     def step() -> None:
         optimizer.zero_grad(set_to_none=True)
-        loss = torch.nn.functional.mse_loss(runnable(x), y)
+        loss = loss_of(runnable(*xs))
         loss.backward()
         optimizer.step()
     return step
+
+
+@dataclass
+class Decoding:
+    """A generation variant: prefill(prompt ids) and step(token, position), each returning
+    the next-token logits as NumPy; the KV cache stays inside, in the variant's own form."""
+
+    prefill: Callable[[np.ndarray], np.ndarray]
+    step: Callable[[int, int], np.ndarray]
+    prepare_s: float
+    lazy: bool
+    artifact_bytes: int | None = None
+    note: str | None = None
+    # The cache is functional (each step returns a new one), so a snapshot is a reference.
+    snapshot: Callable[[], list] = list
+    restore: Callable[[list], None] = print
+
+
+def _decoding(prefill: Callable, step: Callable, cache: list, prepare_s: float, lazy: bool,
+              artifact_bytes: int | None = None, note: str | None = None) -> Decoding:
+    def restore(saved: list) -> None:
+        cache[:] = saved
+    return Decoding(prefill, step, prepare_s, lazy, artifact_bytes, note,
+                    snapshot=lambda: list(cache), restore=restore)
+
+
+def _stateful(prefill: Callable, step: Callable, to_ids: Callable, to_pos: Callable,
+              to_numpy: Callable) -> tuple[Callable, Callable, list]:
+    cache: list = []
+
+    def do_prefill(ids: np.ndarray) -> np.ndarray:
+        logits, k, v = prefill(to_ids(ids))
+        cache[:] = [k, v]
+        return to_numpy(logits)
+
+    def do_step(token: int, pos: int) -> np.ndarray:
+        logits, k, v = step(to_ids(np.array([[token]], np.int32)), to_pos(pos), *cache)
+        cache[:] = [k, v]
+        return to_numpy(logits)
+    return do_prefill, do_step, cache
+
+
+def prepare_decoder(variant: str, weights: dict[str, np.ndarray], workdir: Path,
+                    threads: int) -> Decoding:
+    """Return the decoder's prefill and cached step as one variant, timing how long it took."""
+    decoder = build("decoder", weights)
+    prefill = torch_workloads.Prefill(decoder).to(DEVICE).eval()
+    step = torch_workloads.Step(decoder).to(DEVICE).eval()
+    t0 = time.perf_counter()
+
+    def ids(a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(a)).to(DEVICE)
+
+    def pos(p: int) -> torch.Tensor:
+        return torch.tensor([p], device=DEVICE)
+
+    def numpy(t: torch.Tensor) -> np.ndarray:
+        return t.detach().cpu().numpy()
+
+    def inference(fn: Callable) -> Callable:
+        def run(*args: torch.Tensor) -> object:
+            with torch.inference_mode():
+                return fn(*args)
+        return run
+
+    if variant in ("eager", "compile"):
+        if variant == "compile":
+            prefill, step = torch.compile(prefill), torch.compile(step)
+        do_prefill, do_step, cache = _stateful(inference(prefill), inference(step), ids, pos, numpy)
+        return _decoding(do_prefill, do_step, cache, time.perf_counter() - t0, lazy=variant == "compile")
+    prompt = ids(weights["input.decoder.b1"])
+    with torch.inference_mode():
+        _, k, v = prefill(prompt)
+    step_example = (ids(np.zeros((1, 1), np.int32)), pos(DECODER["prompt"]), k.clone(), v.clone())
+    if variant == "export":
+        paths = [workdir / "decoder_prefill.pt2", workdir / "decoder_step.pt2"]
+        torch.export.save(torch.export.export(prefill, (prompt,)), paths[0])
+        torch.export.save(torch.export.export(step, step_example), paths[1])
+        loaded = [torch.export.load(p).module() for p in paths]
+        do_prefill, do_step, cache = _stateful(inference(loaded[0]), inference(loaded[1]), ids, pos, numpy)
+        return _decoding(do_prefill, do_step, cache, time.perf_counter() - t0, lazy=False,
+                        artifact_bytes=_files_size(paths))
+    if variant == "onnxruntime":
+        import onnxruntime as ort
+
+        sessions, files = [], []
+        for name, module, example in (("prefill", prefill, (prompt,)), ("step", step, step_example)):
+            path = workdir / f"decoder_{name}.onnx"
+            torch.onnx.export(module.cpu(), tuple(x.cpu() for x in example), str(path), dynamo=True,
+                              verbose=False)
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+            sessions.append(ort.InferenceSession(str(path), options,
+                                                 providers=["CPUExecutionProvider"]))
+            files += [path] + [p for p in workdir.glob(path.name + "*") if p != path]
+
+        def session_runner(session: object) -> Callable:
+            names = [i.name for i in session.get_inputs()]
+            return lambda *xs: session.run(None, dict(zip(names, xs, strict=True)))
+        do_prefill, do_step, cache = _stateful(session_runner(sessions[0]), session_runner(sessions[1]),
+                                        np.ascontiguousarray, lambda p: np.array([p], np.int64),
+                                        np.asarray)
+        return _decoding(do_prefill, do_step, cache, time.perf_counter() - t0, lazy=False,
+                        artifact_bytes=_files_size(files))
+    if variant == "int8":
+        from torchao.quantization.pt2e.lowering import lower_pt2e_quantized_to_x86
+
+        cpu = [x.cpu() for x in step_example]
+        prefill_q = quantize_pt2e(copy.deepcopy(prefill).cpu(), (prompt.cpu(),), dynamic_batch=False)
+        step_q = quantize_pt2e(copy.deepcopy(step).cpu(), tuple(cpu), dynamic_batch=False)
+        with torch.no_grad():
+            prefill_l = lower_pt2e_quantized_to_x86(prefill_q, (prompt.cpu(),))
+            step_l = lower_pt2e_quantized_to_x86(step_q, tuple(cpu))
+        do_prefill, do_step, cache = _stateful(torch.no_grad()(prefill_l), torch.no_grad()(step_l),
+                                        lambda a: torch.from_numpy(np.ascontiguousarray(a)),
+                                        lambda p: torch.tensor([p]), numpy)
+        return _decoding(do_prefill, do_step, cache, time.perf_counter() - t0, lazy=False, note=INT8_API)
+    raise ValueError(f"unknown PyTorch variant {variant!r}")
 
 
 def peak_rss_mb() -> float:

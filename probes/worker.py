@@ -15,8 +15,18 @@ from typing import Any
 
 import numpy as np
 
-from probes import timing, weights
-from probes.plan import MODES, QUANTIZED, TRAINING_VARIANTS, WorkerConfig
+from probes import generation, timing, weights
+from probes.plan import (
+    GENERATIVE,
+    MODES,
+    QUANTIZED,
+    SIZING,
+    TRAINING_VARIANTS,
+    WorkerConfig,
+    mode_for,
+    throughput_metric,
+    train_metric,
+)
 
 MODULES = {"pytorch": "probes.torch_probe", "tensorflow": "probes.tensorflow_probe"}
 
@@ -75,14 +85,20 @@ def run(config: WorkerConfig) -> None:
     arrays = weights.load(config.weights_path)
     workdir = Path(config.workdir)
     for model in config.models:
-        x1 = arrays[f"input.{model}.b1"]
-        x32 = arrays[f"input.{model}.b32"]
-        reference: np.ndarray | None = None
+        # Workload-specific batch sizes and, for heavy workloads, fewer samples (plan.SIZING).
+        model_mode = mode_for(model, mode)
+        x1 = weights.model_inputs(arrays, model, "b1")
+        x32 = weights.model_inputs(arrays, model, f"b{SIZING[model].batch}")
+        reference: Any = None
         for variant in config.variants:
             emit("progress", framework=fw, model=model, variant=variant)
             _inject_fault(config, model, variant)
             try:
-                reference = _measure_variant(probe, config, mode, workdir, model, variant,
+                if model in GENERATIVE:
+                    reference = generation.measure(probe, config, model_mode, workdir, model,
+                                                   variant, arrays, reference)
+                    continue
+                reference = _measure_variant(probe, config, model_mode, workdir, model, variant,
                                              x1, x32, arrays, reference)
             except Exception as exc:  # noqa: BLE001 - any failure is reported, never hidden
                 failure(fw, "run", f"{type(exc).__name__}: {exc}\n{_tail()}", model, variant)
@@ -95,13 +111,13 @@ def _tail() -> str:
 
 
 def _measure_variant(probe: Any, config: WorkerConfig, mode: Any, workdir: Path, model: str,
-                     variant: str, x1: np.ndarray, x32: np.ndarray, arrays: dict,
+                     variant: str, x1: tuple, x32: tuple, arrays: dict,
                      reference: np.ndarray | None) -> np.ndarray | None:
     fw = config.framework
     prepared = probe.prepare(variant, model, arrays, workdir, config.threads)
     to_native = prepared.native_inputs or probe.native_input
     in1, in32 = to_native(model, x1), to_native(model, x32)
-    output, first_s = timing.timed(lambda: prepared.infer(in1), probe.sync)
+    output, first_s = timing.timed(lambda: prepared.infer(*in1), probe.sync)
     output = np.asarray(output)
     if variant == "eager":
         reference = output
@@ -121,21 +137,30 @@ def _measure_variant(probe: Any, config: WorkerConfig, mode: Any, workdir: Path,
         measurement(fw, "compile_s", "s", compile_s, model, variant)
     if prepared.artifact_bytes is not None:
         measurement(fw, "artifact_bytes", "bytes", float(prepared.artifact_bytes), model, variant)
-    stats = timing.summarise(timing.measure(lambda: prepared.infer(in1), mode, probe.sync))
+    if getattr(prepared, "quantized_convs", None) is not None:  # PT2E int8 (issue 10a)
+        measurement(fw, "int8_quantized_convs", "layers", float(prepared.quantized_convs), model,
+                    variant)
+    stats = timing.summarise(timing.measure(lambda: prepared.infer(*in1), mode, probe.sync))
     measurement(fw, "latency_ms_b1", "ms", stats["p50"], model, variant, stats, batch_size=1)
-    samples = timing.measure(lambda: prepared.infer(in32), mode, probe.sync)
+    batch = SIZING[model].batch
+    samples = timing.measure(lambda: prepared.infer(*in32), mode, probe.sync)
     # A slow call is a low throughput: p95 of throughput comes from p5 of time, so
     # the stats are recomputed from throughput samples rather than inverted.
-    throughput = timing.summarise([32.0 / s for s in samples], scale=1.0)
+    throughput = timing.summarise([batch / s for s in samples], scale=1.0)
     throughput["total_s"] = sum(samples)
-    measurement(fw, "throughput_sps_b32", "samples/s", throughput["p50"], model, variant,
-                throughput, batch_size=32)
+    measurement(fw, throughput_metric(model), "samples/s", throughput["p50"], model, variant,
+                throughput, batch_size=batch)
     if variant in TRAINING_VARIANTS[fw]:
-        step = probe.train_step(variant, model, arrays)
-        stats = timing.summarise(timing.measure(step, mode, probe.sync))
-        measurement(fw, "train_step_ms_b32", "ms", stats["p50"], model, variant, stats,
-                    batch_size=32)
+        _measure_training(probe, fw, mode, model, variant, arrays)
     return reference
+
+
+def _measure_training(probe: Any, fw: str, mode: Any, model: str, variant: str,
+                      arrays: dict) -> None:
+    step = probe.train_step(variant, model, arrays)
+    stats = timing.summarise(timing.measure(step, mode, probe.sync))
+    measurement(fw, train_metric(model), "ms", stats["p50"], model, variant, stats,
+                batch_size=SIZING[model].train_batch)
 
 
 def main(argv: list[str]) -> None:

@@ -10,7 +10,8 @@ import pytest
 
 from app.decision.probe_document import ProbeRunDocument
 from app.decision.probe_io import ProbeDocumentError, parse_probe_document
-from probes.plan import MODELS, VARIANTS
+from probes.plan import SMOKE as MODELS  # the default of a probe run
+from probes.plan import VARIANTS
 from probes.runner import run_probes
 
 pytestmark = pytest.mark.probes

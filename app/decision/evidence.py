@@ -25,6 +25,8 @@ class MeasuredNumbers:
         self._index: dict[tuple[str, str, str | None, str | None], Measurement] = {
             (m.framework, m.metric, m.variant, m.model): m for m in document.measurements
         }
+        # The models this run set out to measure (issue 10a: the smoke set or workloads).
+        self.models = [m for m in MODELS if m in document.settings.models]
 
     def measurement(self, framework: str, variant: str | None, metric: str, model: str | None
                     ) -> Measurement | None:
@@ -58,7 +60,7 @@ class MeasuredNumbers:
     def per_model(self, measure: Measure) -> dict[str, float]:
         """Return the measure for each model where both sides were measured."""
         out: dict[str, float] = {}
-        for model in [measure.model] if measure.model else list(MODELS):
+        for model in [measure.model] if measure.model else self.models:
             got = self.value(measure.side, measure.metric, model, measure.stat)
             if got is None:
                 continue
@@ -94,7 +96,7 @@ def evaluate_claims(rule_set: RuleSet, numbers: MeasuredNumbers) -> list[ClaimVe
         op, limit = next(iter(claim.holds_when.items()))
         per_model = numbers.per_model(measure)
         rows = []
-        for model in [measure.model] if measure.model else list(MODELS):
+        for model in [measure.model] if measure.model else numbers.models:
             value = per_model.get(model)
             if value is None:
                 rows.append(ClaimModelVerdict(model=model, verdict="not_measured", value=None,

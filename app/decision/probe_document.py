@@ -58,10 +58,14 @@ class Stats(_Strict):
     total_s: Number = Field(ge=0, description="seconds spent timing")
 
 
+# The smoke set and the representative workloads (probes/plan.py MODELS; spec §5).
+Model = Literal["mlp", "cnn", "transformer", "tabular", "recommender", "vision", "encoder", "decoder"]
+
+
 class Measurement(_Strict):
     framework: Literal["pytorch", "tensorflow", "both"] = Field(
         description="'both' for comparisons between the frameworks (parity)")
-    model: Literal["mlp", "cnn", "transformer"] | None = None
+    model: Model | None = None
     variant: str | None = None
     metric: str = Field(min_length=1, max_length=64)
     unit: str = Field(max_length=16)
@@ -73,7 +77,7 @@ class Measurement(_Strict):
 
 class Failure(_Strict):
     framework: Literal["pytorch", "tensorflow", "both"] | None = None
-    model: Literal["mlp", "cnn", "transformer"] | None = None
+    model: Model | None = None
     variant: str | None = None
     stage: str = Field(max_length=64, description="what was being done: import, build, parity...")
     reason: str = Field(max_length=4000)
@@ -81,7 +85,7 @@ class Failure(_Strict):
 
 class ProbeSettings(_Strict):
     mode: Literal["quick", "full", "test"]
-    models: list[Literal["mlp", "cnn", "transformer"]]
+    models: list[Model]
     frameworks: list[Literal["pytorch", "tensorflow"]]
     threads: count(ge=1)
     warmup_calls: count(ge=0)

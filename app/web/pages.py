@@ -39,7 +39,7 @@ from app.web.report_view import (
     report_public,
 )
 from app.web.security import CSP, is_https
-from probes.plan import MODELS
+from probes.plan import MODELS, SMOKE
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 templates = Environment(
@@ -165,7 +165,7 @@ def _submit_questionnaire(request: Request, context: ServiceContext, body: bytes
     if measure_now:
         run = None if check_rate(context, request, "probe_runs") is not None else \
             probe_runs.enqueue_if_room(context.sessions, context.settings.probe_queue_limit,
-                                       models=list(MODELS), frameworks=list(FRAMEWORKS),
+                                       models=list(SMOKE), frameworks=list(FRAMEWORKS),
                                        mode="quick")
         if run is None:
             return again(429, "The probes cannot be queued right now (too many runs); "

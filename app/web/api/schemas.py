@@ -11,7 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from app.decision.questionnaire import STORABLE_TEXT_PATTERN, unstorable_text
 from app.decision.recommendation import Recommendation
 
-ModelName = Literal["mlp", "cnn", "transformer"]
+# The smoke set and the representative workloads (probes/plan.py MODELS, spec §5).
+ModelName = Literal["mlp", "cnn", "transformer", "tabular", "recommender", "vision", "encoder",
+                    "decoder"]
 FrameworkName = Literal["pytorch", "tensorflow"]
 
 
