@@ -20,9 +20,18 @@ from app.decision.errors import AnswersError
 from app.decision.rule_set import load_rule_set
 from app.settings import Settings
 from app.storage.database import make_engine, migrate, session_factory
-from app.web import pages
+from app.web import machine_pages, pages
 from app.web.advice import AdviceCache, ProbeRunNotUsable, problems_to_detail
-from app.web.api import health, probe_runs, questionnaire, recommendations, reports
+from app.web.api import (
+    agent_jobs,
+    health,
+    machines,
+    probe_runs,
+    questionnaire,
+    recommendations,
+    reports,
+)
+from app.web.api.deps import lease_policy
 from app.web.api.schemas import RecommendationRequest
 from app.web.context import ServiceContext
 from app.web.openapi_answers import answers_schema
@@ -44,7 +53,12 @@ def create_app(settings: Settings | None = None, *, run_probe_worker: bool = Tru
         "reports": (settings.rate_limit_reports_per_minute, 60.0),
         "probe_runs": (settings.rate_limit_probe_runs_per_hour, 3600.0),
     })
-    worker = ProbeWorker(sessions, settings.probe_timeout_s) if run_probe_worker else None
+    if not run_probe_worker:
+        worker = None
+    else:
+        worker = ProbeWorker(sessions, settings.probe_timeout_s, name=settings.server_agent_name,
+                             labels=tuple(settings.server_agent_labels),
+                             policy=lease_policy(settings))
     context = ServiceContext(settings, rule_set, engine, sessions, limiter, worker,
                              RenderCache(settings.render_cache_entries, settings.read_cache_ttl_s),
                              AdviceCache(settings.advice_cache_entries, settings.read_cache_ttl_s))
@@ -89,7 +103,8 @@ def create_app(settings: Settings | None = None, *, run_probe_worker: bool = Tru
     app.add_middleware(SecurityMiddleware, max_body_bytes=settings.max_body_bytes)
     # Routes are matched in order: the hot read paths (report pages, report JSON,
     # recommendations) come first; the trivial ping, the load benchmark's baseline, last.
-    for module in (pages, reports, recommendations, questionnaire, probe_runs, health):
+    for module in (pages, machine_pages, reports, recommendations, questionnaire, probe_runs, machines,
+                   agent_jobs, health):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

@@ -4,7 +4,7 @@ shows in OpenAPI; answers are checked against the questionnaire by the service."
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -65,12 +65,23 @@ class ReportPublic(BaseModel):
     recommendation: Recommendation
 
 
+class MachineLabels(_In):
+    labels: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        min_length=1, max_length=32, description="Every label must be on the agent")
+
+
+AgentName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
+
+
 class ProbeRunCreate(_In):
     models: list[ModelName] = Field(default_factory=lambda: ["mlp", "cnn", "transformer"],
                                     min_length=1, max_length=3)
     frameworks: list[FrameworkName] = Field(default_factory=lambda: ["pytorch", "tensorflow"],
                                             min_length=1, max_length=2)
     mode: Literal["quick", "full"] = "quick"
+    machine: AgentName | MachineLabels | None = Field(
+        None, description="Where to run: an agent's name, or {\"labels\": [...]} for any agent "
+                          "carrying all of them; by default the server's own agent")
 
 
 class ProbeProgress(BaseModel):
@@ -92,6 +103,10 @@ class ProbeRunPublic(BaseModel):
     progress: ProbeProgress | None
     queued_ahead: int | None = Field(None, description="Runs that execute before this one")
     error: str | None
+    machine: dict[str, Any] | None = Field(
+        None, description="Routing: {\"name\": agent} or {\"labels\": [...]}")
+    agent: str | None = Field(None, description="The agent that runs or ran it")
+    attempts: int = Field(0, description="Times it was leased to an agent")
     results: dict[str, Any] | None = Field(
         None, description="The framework-advisor/probe-run@1 document, once finished")
 
