@@ -30,7 +30,7 @@ from app.storage.tables import ProbeRunRow
 ACTIVE = ("queued", "running")
 FINISHED = ("succeeded", "partial", "failed", "interrupted")
 # How many queued jobs one claim looks at to find one routed to the claiming agent.
-CLAIM_SCAN = 200
+CLAIM_SCAN = 100
 
 
 @dataclass(frozen=True)
@@ -157,34 +157,46 @@ def release_expired(sessions: sessionmaker[Session], max_attempts: int) -> int:
     """Requeue running jobs whose lease expired (or whose owner on this host died); a job
     tried max_attempts times is marked interrupted instead. Returns how many were released."""
     now = _now()
-    with sessions.begin() as session:
-        query = select(ProbeRunRow).where(ProbeRunRow.status == "running")
-        if session.bind.dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        count = 0
-        for row in session.scalars(query):
-            expired = row.lease_expires_at is None or _aware(row.lease_expires_at) <= now
-            if not (expired or _owner_alive(row.owner) is False):
-                continue
-            log = [dict(entry) for entry in (row.attempt_log or [])]
-            if log and log[-1].get("ended_at") is None:
-                log[-1].update(ended_at=now.isoformat(), outcome="lease expired")
-            row.attempt_log = log
-            row.lease_id = None
-            row.lease_expires_at = None
-            if (row.attempts or 0) >= max_attempts:
-                row.status = "interrupted"
-                row.finished_at = now
-                row.error = (f"the machine running this probe run stopped before it finished "
-                             f"({row.attempts} attempt(s), the limit)")
-            else:
-                row.status = "queued"
-                row.agent_name = None
-                row.owner = None
-                row.progress = {"total": 0, "done": 0,
-                                "current": f"queued again after attempt {row.attempts}"}
+    with sessions() as session:
+        running = session.execute(
+            select(ProbeRunRow.id, ProbeRunRow.lease_id, ProbeRunRow.lease_expires_at,
+                   ProbeRunRow.owner).where(ProbeRunRow.status == "running")).all()
+    # Only rows found dead are locked: live ones are left to their heartbeats.
+    dead = {run_id: lease_id for run_id, lease_id, expires, owner in running
+            if expires is None or _aware(expires) <= now or _owner_alive(owner) is False}
+    count = 0
+    for run_id, lease_id in dead.items():
+        with sessions.begin() as session:
+            query = select(ProbeRunRow).where(ProbeRunRow.id == run_id,
+                                              ProbeRunRow.status == "running")
+            if session.bind.dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            row = session.scalars(query).first()
+            if row is None or row.lease_id != lease_id:
+                continue  # finished, released or re-leased meanwhile
+            _release(row, now, max_attempts)
             count += 1
-        return count
+    return count
+
+
+def _release(row: ProbeRunRow, now: dt.datetime, max_attempts: int) -> None:
+    log = [dict(entry) for entry in (row.attempt_log or [])]
+    if log and log[-1].get("ended_at") is None:
+        log[-1].update(ended_at=now.isoformat(), outcome="lease expired")
+    row.attempt_log = log
+    row.lease_id = None
+    row.lease_expires_at = None
+    if (row.attempts or 0) >= max_attempts:
+        row.status = "interrupted"
+        row.finished_at = now
+        row.error = (f"the machine running this probe run stopped before it finished "
+                     f"({row.attempts} attempt(s), the limit)")
+    else:
+        row.status = "queued"
+        row.agent_name = None
+        row.owner = None
+        row.progress = {"total": 0, "done": 0,
+                        "current": f"queued again after attempt {row.attempts}"}
 
 
 def _lock_key(name: str) -> int:
