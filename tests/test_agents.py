@@ -290,3 +290,17 @@ def test_a_machines_history_flags_a_regression_beyond_five_percent(client):
     assert client.get("/api/v1/machines/nobody").status_code == 404
     page = client.get("/machines/edge")
     assert page.status_code == 200 and "regression" in page.text
+
+
+def test_the_agent_command_loads_no_web_server_or_database_code():
+    # An agent-only machine needs the frameworks and a few small packages (README).
+    import subprocess
+    import sys
+
+    script = ("import sys\nimport app.cli, app.agent.http_queue, app.agent.loop, "
+              "app.agent.fingerprint, probes.runner\nprint(' '.join(sorted(sys.modules)))")
+    loaded = set(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                                check=True).stdout.split())
+    heavy = {"fastapi", "starlette", "uvicorn", "sqlalchemy", "alembic", "psycopg", "jinja2",
+             "torch", "tensorflow"}
+    assert loaded & heavy == set()
