@@ -1,4 +1,4 @@
-"""HTML pages for machines and comparisons; each has a JSON twin in the API, built by the
+"""HTML pages for machines, comparisons and report re-checks; each has a JSON twin in the API, built by the
 same function (app.web.machines)."""
 
 from __future__ import annotations
@@ -8,7 +8,9 @@ from fastapi.responses import HTMLResponse
 
 from app.web import machines
 from app.web.api.deps import ContextDep
+from app.web.api.reports import REPORT_HEADERS
 from app.web.pages import not_found, render
+from app.web.recheck import recheck_report
 
 router = APIRouter(include_in_schema=False)
 
@@ -41,3 +43,18 @@ def compare_page(context: ContextDep, a: str = "", b: str = "") -> HTMLResponse:
         return render("compare_runs.html", status_code=exc.status_code, title="Compare runs",
                       comparison=None, error=exc.detail, a=a, b=b)
     return render("compare_runs.html", title="Compare runs", comparison=comparison, error=None, a=a, b=b)
+
+
+@router.get("/r/{report_id}/recheck", response_class=HTMLResponse)
+def recheck_page(report_id: str, context: ContextDep) -> HTMLResponse:
+    try:
+        result = recheck_report(context, report_id)
+    except HTTPException as exc:
+        if exc.status_code == 404:
+            return not_found()
+        return render("recheck.html", status_code=exc.status_code, title="Re-check",
+                      result=None, error=exc.detail, report_id=report_id, headers=REPORT_HEADERS)
+    return render("recheck.html", title="Re-check", result=result, error=None,
+                  report_id=report_id,
+                  headers={**REPORT_HEADERS, "Link": f'</api/v1/reports/{report_id}/recheck>; '
+                                                     'rel="alternate"; type="application/json"'})

@@ -28,6 +28,7 @@ from app.web.api import (
     machines,
     probe_runs,
     questionnaire,
+    recheck,
     recommendations,
     reports,
 )
@@ -103,8 +104,8 @@ def create_app(settings: Settings | None = None, *, run_probe_worker: bool = Tru
     app.add_middleware(SecurityMiddleware, max_body_bytes=settings.max_body_bytes)
     # Routes are matched in order: the hot read paths (report pages, report JSON,
     # recommendations) come first; the trivial ping, the load benchmark's baseline, last.
-    for module in (pages, machine_pages, reports, recommendations, questionnaire, probe_runs, machines,
-                   agent_jobs, health):
+    for module in (pages, machine_pages, reports, recheck, recommendations, questionnaire,
+                   probe_runs, machines, agent_jobs, health):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
