@@ -304,3 +304,48 @@ def test_the_agent_command_loads_no_web_server_or_database_code():
     heavy = {"fastapi", "starlette", "uvicorn", "sqlalchemy", "alembic", "psycopg", "jinja2",
              "torch", "tensorflow"}
     assert loaded & heavy == set()
+
+
+# --- reports citing several machines -------------------------------------------------------
+
+def finished_run_on(sessions, name: str, labels: list[str], document: dict) -> str:
+    agents.create(sessions, name, labels)
+    job = enqueue(sessions, {"name": name})
+    held = probe_runs.claim(sessions, claimant(name, *labels), POLICY)
+    assert held.id == job.id
+    assert probe_runs.finish(sessions, job.id, name, held.lease_id, "succeeded", document)
+    return job.id
+
+
+def test_a_report_citing_two_machines_shows_both_and_scores_with_the_targets_machine(client):
+    from tests.conftest import base_answers
+
+    sessions = client.app.state.context.sessions
+    document = json.loads(RECORDED.read_text())
+    arm = copy.deepcopy(document)
+    arm["environment"]["cpu_model"] = "Cortex-A78AE"
+    cloud = finished_run_on(sessions, "gpu-box", ["gpu"], document)  # stands for no target
+    edge = finished_run_on(sessions, "jetson-1", ["edge_linux", "arm64"], arm)
+    answers = {**base_answers(), "deployment_targets": ["edge_linux", "cloud_server"]}
+    created = client.post("/api/v1/reports", json={"answers": answers,
+                                                   "probe_run_ids": [cloud, edge]})
+    assert created.status_code == 201, created.text
+    report = client.get(f"/api/v1/reports/{created.json()['id']}").json()
+    assert report["probe_run_ids"] == [cloud, edge]
+    by_run = {m["probe_run_id"]: m for m in report["machine_evidence"]}
+    assert by_run[edge]["machine"] == "jetson-1" and by_run[edge]["stands_for"] == ["edge_linux"]
+    assert by_run[cloud]["stands_for"] == [] and by_run[cloud]["machine"] == "gpu-box"
+    # Cited second, but the only run from a machine labelled with an answered target.
+    assert by_run[edge]["used_for_scoring"] and not by_run[cloud]["used_for_scoring"]
+    assert report["recommendation"]["evidence"]["probe_run_id"] == edge
+    assert by_run[edge]["evidence"]["environment"]["cpu_model"] == "Cortex-A78AE"
+    page = client.get(f"/r/{report['id']}").text
+    assert 'id="machine-evidence"' in page
+    assert "jetson-1" in page and "gpu-box" in page and "Cortex-A78AE" in page
+    # Still a single run: probe_run_id keeps working as before.
+    single = client.post("/api/v1/reports", json={"answers": answers, "probe_run_id": cloud})
+    assert single.status_code == 201
+    assert client.get(f"/api/v1/reports/{single.json()['id']}").json()["probe_run_ids"] == [cloud]
+    missing = client.post("/api/v1/reports", json={
+        "answers": answers, "probe_run_ids": [cloud, "AAAAAAAAAAAAAAAAAAAAAAAA"]})
+    assert missing.status_code == 404 and "probe_run_ids" in missing.text

@@ -49,7 +49,7 @@ def wait_for(sessions, run_ids: list[str], timeout: float = 240, watch=None) -> 
     raise AssertionError(f"runs did not finish: {[(r.id, r.status) for r in rows]}")
 
 
-def test_two_agents_route_survive_a_kill_and_a_revoked_agent_stops(database_url):
+def test_two_agents_route_compare_report_survive_a_kill_and_a_revoked_agent_stops(database_url):
     engine = make_engine(database_url)
     migrate(engine)
     sessions = session_factory(engine)
@@ -81,6 +81,20 @@ def test_two_agents_route_survive_a_kill_and_a_revoked_agent_stops(database_url)
         latency = [m for m in compared["metrics"] if m["metric"] == "latency_ms_b1"]
         assert latency and all(m["verdict"] in ("faster", "slower", "tie", "inconclusive")
                                for m in latency)
+
+        # A report citing both machines' runs shows both.
+        from tests.conftest import base_answers
+
+        answers = {**base_answers(), "deployment_targets": ["cloud_server", "edge_linux"]}
+        created = httpx.post(f"http://127.0.0.1:{port}/api/v1/reports", json={
+            "answers": answers, "probe_run_ids": [by_name.id, by_label.id]})
+        assert created.status_code == 201, created.text
+        report = httpx.get(f"http://127.0.0.1:{port}/api/v1/reports/{created.json()['id']}"
+                           ).json()
+        stands = {m["machine"]: m["stands_for"] for m in report["machine_evidence"]}
+        assert stands == {"edge": ["edge_linux"], "cloud": ["cloud_server"]}
+        page = httpx.get(f"http://127.0.0.1:{port}/r/{report['id']}").text
+        assert 'href="/machines/edge"' in page and 'href="/machines/cloud"' in page
 
         # Either agent may take this one; the first to take it is killed mid-run.
         shared = probe_runs.enqueue(sessions, models=["mlp"], frameworks=["tensorflow"],

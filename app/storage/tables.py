@@ -31,6 +31,10 @@ class ReportRow(Base):
     # True while the cited probe run is still queued or running: the snapshot is
     # completed once, when the run finishes, and is immutable from then on.
     pending_probe_run: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Every run the report cites (probe_run_id is the one scoring used), and each run's
+    # evidence with the machine it came from.
+    probe_run_ids: Mapped[list[str] | None] = mapped_column(JSON)
+    machine_evidence: Mapped[list[Any] | None] = mapped_column(JSON)
 
 
 class ProbeRunRow(Base):

@@ -29,6 +29,11 @@ class RecommendationRequest(_In):
 
 class ReportCreate(RecommendationRequest):
     title: str | None = Field(None, max_length=120, description="Shown at the top of the report.")
+    probe_run_ids: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]] | None = Field(
+        None, min_length=1, max_length=8,
+        description="Several finished probe runs, e.g. one per machine. For each deployment "
+                    "target the run from a machine labelled with it is used; the report shows "
+                    "every machine's evidence. probe_run_id, when also given, is cited first.")
     # For reports, probe_run_id may name a queued or running run: the report is made at once
     # from the rules, and its evidence is filled in when the run finishes.
 
@@ -62,6 +67,11 @@ class ReportPublic(BaseModel):
     pending_probe_run: bool = Field(
         False, description="True while the cited probe run is still going; the evidence is "
                            "filled in once, when it finishes")
+    probe_run_ids: list[str] = Field(
+        default_factory=list, description="Every probe run the report cites")
+    machine_evidence: list[dict[str, Any]] = Field(
+        default_factory=list, description="Per cited run: probe_run_id, machine, labels, "
+        "stands_for (deployment targets), used_for_scoring, evidence")
     recommendation: Recommendation
 
 

@@ -1,4 +1,4 @@
-"""Probe agents, and leased, routed probe jobs.
+"""Probe agents, leased and routed probe jobs, reports citing several runs.
 
 Revision ID: 0003
 Revises: 0002
@@ -36,9 +36,15 @@ def upgrade() -> None:
         batch.add_column(sa.Column("attempt_log", sa.JSON()))
         batch.add_column(sa.Column("machine_environment", sa.JSON()))
         batch.create_index("ix_probe_runs_agent_status", ["agent_name", "status"])
+    with op.batch_alter_table("reports") as batch:
+        batch.add_column(sa.Column("probe_run_ids", sa.JSON()))
+        batch.add_column(sa.Column("machine_evidence", sa.JSON()))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("reports") as batch:
+        batch.drop_column("machine_evidence")
+        batch.drop_column("probe_run_ids")
     with op.batch_alter_table("probe_runs") as batch:
         batch.drop_index("ix_probe_runs_agent_status")
         for column in ("machine_environment", "attempt_log", "attempts", "lease_expires_at",
