@@ -49,7 +49,7 @@ class _In(BaseModel):
 class ClaimRequest(_In):
     environment: dict[str, Any] | None = Field(
         None, description="The agent's environment fingerprint (CPU, OS, framework versions)")
-    labels: list[Annotated[str, Field(max_length=64)]] | None = Field(
+    labels: list[Annotated[str, Field(pattern=agents.LABEL_PATTERN.pattern)]] | None = Field(
         None, max_length=agents.MAX_LABELS,
         description="Labels the agent was started with; replace the enrolled ones when given")
     wait_s: float = Field(0.0, ge=0, le=120, description="Long poll: wait this long for a job")
@@ -82,12 +82,9 @@ AUTH_ERRORS = {401: {"description": "Unknown or missing agent token"},
 
 @router.post("/jobs/claim", response_model=JobOffer, summary="Lease the next job (long poll)",
              responses={204: {"description": "No job within wait_s"}, **AUTH_ERRORS,
-                        **errors(413, 422)})
+                        **errors(400, 413, 422)})
 async def claim(body: ClaimRequest, agent: AgentDep, context: ContextDep) -> Any:
-    try:
-        labels = agents.check_labels(body.labels) if body.labels else None
-    except agents.AgentError as exc:
-        raise HTTPException(422, str(exc)) from None
+    labels = list(dict.fromkeys(body.labels)) if body.labels else None  # checked by the schema
     await run_in_threadpool(agents.seen, context.sessions, agent.name, body.environment, labels)
     claimant = probe_runs.Claimant(agent.name, tuple(labels or agent.labels), f"agent:{agent.name}")
     policy = lease_policy(context.settings)
@@ -110,7 +107,7 @@ async def _held(context: ContextDep, agent: AgentRow, run_id: str) -> None:
 
 
 @router.post("/jobs/{run_id}/heartbeat", status_code=204, summary="Extend the lease, report progress",
-             responses={**AUTH_ERRORS, **errors(404, 409, 413, 422)})
+             responses={**AUTH_ERRORS, **errors(400, 404, 409, 413, 422)})
 async def heartbeat(run_id: str, body: HeartbeatRequest, agent: AgentDep, context: ContextDep
                     ) -> Response:
     held = await run_in_threadpool(probe_runs.heartbeat, context.sessions, run_id, agent.name,
@@ -122,7 +119,7 @@ async def heartbeat(run_id: str, body: HeartbeatRequest, agent: AgentDep, contex
 
 
 @router.post("/jobs/{run_id}/result", status_code=204, summary="Hand back the probe document",
-             responses={**AUTH_ERRORS, **errors(404, 409, 413, 422)})
+             responses={**AUTH_ERRORS, **errors(400, 404, 409, 413, 422)})
 async def result(run_id: str, body: ResultRequest, agent: AgentDep, context: ContextDep
                  ) -> Response:
     if body.document is not None and body.status != "interrupted" \

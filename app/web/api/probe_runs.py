@@ -29,22 +29,23 @@ def run_public(context: ContextDep, row: ProbeRunRow, with_results: bool = True
 
 
 def routing(context: ContextDep, machine: str | MachineLabels | None) -> dict[str, Any]:
-    """Return the job's routing, or 422 when no enrolled, unrevoked agent could run it."""
+    """Return the job's routing, or 404 when no enrolled, unrevoked agent could run it (like
+    an unknown probe_run_id elsewhere: the body is well-formed, the machine does not exist)."""
     live = [a for a in agents.all_agents(context.sessions) if a.revoked_at is None]
     if machine is None:
         return {"name": context.settings.server_agent_name}
     if isinstance(machine, str):
         if not any(a.name == machine for a in live):
             known = ", ".join(a.name for a in live) or "none"
-            raise HTTPException(422, f"machine: no agent named {machine!r} (agents: {known})")
+            raise HTTPException(404, f"machine: no agent named {machine!r} (agents: {known})")
         return {"name": machine}
     labels = list(dict.fromkeys(machine.labels))
     if not any(probe_runs.routed_to({"labels": labels}, a.name, a.labels) for a in live):
-        raise HTTPException(422, f"machine: no agent carries all of the labels {labels}")
+        raise HTTPException(404, f"machine: no agent carries all of the labels {labels}")
     return {"labels": labels}
 
 
-@router.post("", status_code=202, responses=errors(400, 413, 422, 429),
+@router.post("", status_code=202, responses=errors(400, 404, 413, 422, 429),
              dependencies=[rate_limited("probe_runs")], summary="Queue a probe run")
 def start(body: ProbeRunCreate, context: ContextDep, response: Response) -> ProbeRunPublic:
     if probe_runs.count_queued(context.sessions) >= context.settings.probe_queue_limit:
