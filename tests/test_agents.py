@@ -349,3 +349,31 @@ def test_a_report_citing_two_machines_shows_both_and_scores_with_the_targets_mac
     missing = client.post("/api/v1/reports", json={
         "answers": answers, "probe_run_ids": [cloud, "AAAAAAAAAAAAAAAAAAAAAAAA"]})
     assert missing.status_code == 404 and "probe_run_ids" in missing.text
+
+
+def test_the_agents_commands_add_list_and_revoke(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "ADVISOR_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
+
+    def advisor(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "app.cli", *args], env=env,
+                              capture_output=True, text=True, timeout=120)
+
+    added = advisor("agents", "add", "jetson-1", "--label", "edge_linux,arm64")
+    assert added.returncode == 0
+    token = added.stdout.strip()
+    assert "." in token and "shown once" in added.stderr
+    again = advisor("agents", "add", "jetson-1")
+    assert again.returncode == 2 and "already exists" in again.stderr
+    listed = json.loads(advisor("agents", "list", "--json").stdout)
+    assert listed == [{"name": "jetson-1", "labels": ["edge_linux", "arm64"], "builtin": False,
+                       "status": "offline", "last_seen_at": None}]
+    assert advisor("agents", "revoke", "jetson-1").returncode == 0
+    assert json.loads(advisor("agents", "list", "--json").stdout)[0]["status"] == "revoked"
+    unknown = advisor("agents", "revoke", "nobody")
+    assert unknown.returncode == 2 and "nobody" in unknown.stderr
+    bad_server = advisor("agent", "--server", "ftp://x", "--token", token)
+    assert bad_server.returncode == 2 and "--server" in bad_server.stderr

@@ -16,8 +16,7 @@ from app.storage import probe_runs
 from app.storage.database import make_engine, migrate, session_factory
 from tests.test_service_runtime import ROOT, free_port, start_server, stop
 
-pytestmark = [pytest.mark.probes, pytest.mark.parametrize("database_url", ["postgresql"],
-                                                          indirect=True)]
+pytestmark = pytest.mark.probes
 LEASE_S = "4"
 
 
@@ -49,6 +48,7 @@ def wait_for(sessions, run_ids: list[str], timeout: float = 240, watch=None) -> 
     raise AssertionError(f"runs did not finish: {[(r.id, r.status) for r in rows]}")
 
 
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_two_agents_route_compare_report_survive_a_kill_and_a_revoked_agent_stops(database_url):
     engine = make_engine(database_url)
     migrate(engine)
@@ -133,3 +133,30 @@ def test_two_agents_route_compare_report_survive_a_kill_and_a_revoked_agent_stop
                 proc.wait(30)
         stop(server)
         engine.dispose()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_an_agent_waits_out_a_server_restart_and_goes_on_taking_jobs(database_url):
+    engine = make_engine(database_url)
+    migrate(engine)
+    sessions = session_factory(engine)
+    added = advisor(database_url, "agents", "add", "laptop", "--label", "cpu")
+    token = added.stdout.strip().splitlines()[-1]
+    port = free_port()
+    server = start_server(database_url, port)
+    agent = start_agent(port, token)
+    try:
+        time.sleep(2)
+        stop(server)
+        time.sleep(4)  # the agent's claims fail meanwhile; it backs off and retries
+        server = start_server(database_url, port)
+        job = probe_runs.enqueue(sessions, models=["mlp"], frameworks=["tensorflow"], mode="test",
+                                 machine={"name": "laptop"})
+        (done,) = wait_for(sessions, [job.id])
+        assert (done.status, done.agent_name) == ("succeeded", "laptop")
+    finally:
+        agent.terminate()
+        agent.wait(30)
+        stop(server)
+        engine.dispose()
+    assert "retrying" in agent.stdout.read().decode()

@@ -113,12 +113,13 @@ def recent_runs(sessions: sessionmaker[Session], limit: int = 20) -> list[ProbeR
 
 
 def queued_ahead(sessions: sessionmaker[Session], row: ProbeRunRow) -> int:
-    """Return how many runs will execute before this queued one (including a running one)."""
+    """Return how many runs routed the same way will execute before this queued one
+    (including a running one)."""
     with sessions() as session:
-        query = select(ProbeRunRow.id).where(
+        query = select(ProbeRunRow.machine).where(
             (ProbeRunRow.status == "running")
             | ((ProbeRunRow.status == "queued") & (ProbeRunRow.created_at < row.created_at)))
-        return len(session.scalars(query).all())
+        return sum(1 for machine in session.scalars(query) if machine == row.machine)
 
 
 def count_queued(sessions: sessionmaker[Session]) -> int:
