@@ -203,6 +203,7 @@ def test_an_agent_leases_reports_progress_and_uploads_its_document(client):
                        ).status_code == 204
     done = client.get(f"/api/v1/probe-runs/{offer['id']}").json()
     assert done["status"] == "succeeded" and done["results"]["environment"]["cpu_model"] == "AMD EPYC"
+    assert 'href="/machines/edge"' in client.get(f"/probes/{offer['id']}").text
     machines = {m["name"]: m for m in client.get("/api/v1/machines").json()}
     assert machines["edge"]["environment"] == environment
     assert machines["edge"]["status"] == "online" and machines["cloud"]["labels"] == []
