@@ -57,11 +57,13 @@ def test_recheck_after_a_rule_file_changes_shows_the_difference(database_url, ru
     data["rules"] = [r for r in data["rules"] if r["id"] != "team-knows-pytorch"]
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     other = sorted(reasons - {"team-knows-pytorch"})[0]
+    was = {r["rule_id"]: r["as_of"] for r in before["recommendation"]["reasons"]}
+    new_date = "2026-11-01" if was[other] != "2026-11-01" else "2026-11-02"
     for file in (rules_copy / "scoring").glob("*.yaml"):
         content = yaml.safe_load(file.read_text())
         for rule in content["rules"]:
             if rule["id"] == other:
-                rule["as_of"] = "2026-11-27"
+                rule["as_of"] = new_date
                 file.write_text(yaml.safe_dump(content, sort_keys=False))
     with make_client(database_url, rules_copy) as client:
         result = client.get(f"/api/v1/reports/{report['id']}/recheck").json()
@@ -69,14 +71,13 @@ def test_recheck_after_a_rule_file_changes_shows_the_difference(database_url, ru
         assert not diff["unchanged"]
         assert diff["rules_version"]["before"] != diff["rules_version"]["after"]
         assert {r["rule_id"] for r in diff["reasons_lost"]} == {"team-knows-pytorch"}
-        was = {r["rule_id"]: r["as_of"] for r in before["recommendation"]["reasons"]}
         changed = {f["rule_id"]: (f["as_of_before"], f["as_of_now"])
                    for f in diff["facts_as_of_changed"]}
-        assert changed == {"team-knows-pytorch": ("2026-11-20", None),
-                           other: (was[other], "2026-11-27")}
+        assert changed == {"team-knows-pytorch": (was["team-knows-pytorch"], None),
+                           other: (was[other], new_date)}
         scores = diff["scores"]
         assert scores["after"]["pytorch"] < scores["before"]["pytorch"]
         page = client.get(f"/r/{report['id']}/recheck").text
-        assert "team-knows-pytorch" in page and "2026-11-27" in page
+        assert "team-knows-pytorch" in page and new_date in page
         # The report itself is untouched.
         assert client.get(f"/api/v1/reports/{report['id']}").json() == before
