@@ -402,6 +402,9 @@ def agent(
         help="Time limit for one framework's probe subprocess, in seconds.")] = 900.0,
     wait: Annotated[float, typer.Option(help="Long-poll wait per claim, in seconds.")] = 25.0,
     heartbeat: Annotated[float, typer.Option(help="Seconds between heartbeats.")] = 5.0,
+    ca_bundle: Annotated[Path | None, typer.Option(
+        help="CA certificates to trust for an https:// server with a private CA.",
+        exists=True, dir_okay=False)] = None,
 ) -> None:
     """Run probe jobs for a server: long-poll for work, run, stream progress, upload results."""
     import logging
@@ -419,7 +422,8 @@ def agent(
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     queue = HttpJobQueue(server, token.strip(), environment=fingerprint(),
-                         labels=_split(label) or None, stop=stop)
+                         labels=_split(label) or None, stop=stop,
+                         verify=str(ca_bundle) if ca_bundle else True)
 
     def done(job, outcome: str) -> None:  # noqa: ANN001
         err.print(f"job {job.id}: {outcome}", highlight=False)
