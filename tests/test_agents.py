@@ -378,3 +378,16 @@ def test_the_agents_commands_add_list_and_revoke(tmp_path):
     assert unknown.returncode == 2 and "nobody" in unknown.stderr
     bad_server = advisor("agent", "--server", "ftp://x", "--token", token)
     assert bad_server.returncode == 2 and "--server" in bad_server.stderr
+
+
+def test_runs_from_other_machines_are_never_the_default_evidence(client):
+    from tests.conftest import base_answers
+
+    sessions = client.app.state.context.sessions
+    document = json.loads(RECORDED.read_text())
+    remote = finished_run_on(sessions, "jetson-1", ["edge_linux"], document)
+    rec = client.post("/api/v1/recommendations", json={"answers": base_answers()}).json()
+    assert rec["evidence"] is None
+    named = client.post("/api/v1/recommendations", json={"answers": base_answers(),
+                                                         "probe_run_id": remote}).json()
+    assert named["evidence"]["probe_run_id"] == remote

@@ -25,7 +25,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.storage.identifiers import is_well_formed, new_id
-from app.storage.tables import ProbeRunRow
+from app.storage.tables import AgentRow, ProbeRunRow
 
 ACTIVE = ("queued", "running")
 FINISHED = ("succeeded", "partial", "failed", "interrupted")
@@ -129,12 +129,15 @@ def count_queued(sessions: sessionmaker[Session]) -> int:
 
 
 def latest_successful_id(sessions: sessionmaker[Session]) -> str | None:
-    """Return the id of the newest finished local run that produced numbers (succeeded or
-    partial); only the id, since the document itself is immutable and cached by id."""
+    """Return the id of the newest finished run made by this server's own agent that produced
+    numbers (succeeded or partial); only the id, since the document itself is immutable and
+    cached by id. Runs from other machines are used only when a report names them."""
+    builtin = select(AgentRow.name).where(AgentRow.builtin.is_(True))
     with sessions() as session:
         query = (select(ProbeRunRow.id)
                  .where(ProbeRunRow.source == "local",
-                        ProbeRunRow.status.in_(("succeeded", "partial")))
+                        ProbeRunRow.status.in_(("succeeded", "partial")),
+                        ProbeRunRow.agent_name.is_(None) | ProbeRunRow.agent_name.in_(builtin))
                  .order_by(ProbeRunRow.finished_at.desc()).limit(1))
         return session.scalars(query).first()
 

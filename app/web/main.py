@@ -19,6 +19,7 @@ from starlette.routing import Match
 from app.decision.errors import AnswersError
 from app.decision.rule_set import load_rule_set
 from app.settings import Settings
+from app.storage import agents
 from app.storage.database import make_engine, migrate, session_factory
 from app.web import machine_pages, pages
 from app.web.advice import AdviceCache, ProbeRunNotUsable, problems_to_detail
@@ -50,6 +51,9 @@ def create_app(settings: Settings | None = None, *, run_probe_worker: bool = Tru
     engine = make_engine(settings.database_url)
     migrate(engine)
     sessions = session_factory(engine)
+    # The server's own agent exists even where this process runs no worker: runs routed to
+    # it (and the latest of them, the default evidence) are told apart from other machines'.
+    agents.ensure_builtin(sessions, settings.server_agent_name, list(settings.server_agent_labels))
     limiter = RateLimiter(settings.rate_limit_enabled, {
         "reports": (settings.rate_limit_reports_per_minute, 60.0),
         "probe_runs": (settings.rate_limit_probe_runs_per_hour, 3600.0),
