@@ -28,6 +28,9 @@ bench_cli = typer.Typer(help="Benchmarks: print numbers and ratios, assert nothi
 cli.add_typer(bench_cli, name="bench")
 db_cli = typer.Typer(help="Manage the database.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
+agents_cli = typer.Typer(help="Enroll, list and revoke probe agents (run on the server).",
+                         no_args_is_help=True)
+cli.add_typer(agents_cli, name="agents")
 # Pipes and CI logs get a wide console so tables are not squeezed to 80 columns.
 out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
@@ -349,6 +352,133 @@ def bench_stall(
     from app.bench.stall import run_stall_benchmark
 
     run_stall_benchmark(out, seconds=seconds, padded_bodies=padded, only=only)
+LabelOption = Annotated[list[str] | None, typer.Option(
+    "--label", help="A label (repeat or comma-separate); a deployment-target id such as "
+                    "edge_linux says which target the machine stands for.")]
+
+
+def _sessions():  # noqa: ANN202 - a sessionmaker on the configured, migrated database
+    from app.storage.database import make_engine, migrate, session_factory
+
+    settings = Settings()
+    _check_database(settings.database_url)
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    return session_factory(engine)
+
+
+@agents_cli.command("add")
+def agents_add(name: str, label: LabelOption = None) -> None:
+    """Enroll an agent and print its token once (only its hash is stored)."""
+    from app.storage import agents
+
+    try:
+        row, token = agents.create(_sessions(), name, _split(label))
+    except agents.AgentError as exc:
+        raise fail(str(exc)) from None
+    err.print(f"agent {row.name} enrolled with labels {row.labels or '[]'}. Its token is shown "
+              "once; start the agent with:", highlight=False)
+    err.print(f"  advisor agent --server URL --token {token}", highlight=False, markup=False)
+    print(token)
+
+
+@agents_cli.command("list")
+def agents_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List agents: name, labels, status, last seen."""
+    from rich.table import Table
+
+    from app.storage import agents, probe_runs
+
+    sessions = _sessions()
+    busy = probe_runs.busy_agents(sessions)
+    rows = [{"name": a.name, "labels": a.labels, "builtin": a.builtin,
+             "status": agents.status_of(a, a.name in busy),
+             "last_seen_at": a.last_seen_at.isoformat() if a.last_seen_at else None}
+            for a in agents.all_agents(sessions)]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table(title="Probe agents")
+    for column in ("name", "labels", "status", "last seen"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(r["name"] + (" (server)" if r["builtin"] else ""), ", ".join(r["labels"]),
+                      r["status"], r["last_seen_at"] or "never")
+    out.print(table)
+
+
+@agents_cli.command("revoke")
+def agents_revoke(name: str) -> None:
+    """Revoke an agent's token; the server refuses it from the next request on."""
+    from app.storage import agents
+
+    if not agents.revoke(_sessions(), name):
+        raise fail(f"no agent named {name!r}")
+    out.print(f"agent {name} revoked", highlight=False)
+
+
+@cli.command()
+def agent(
+    server: Annotated[str, typer.Option(help="The server's base URL, e.g. https://advisor.example")],
+    token: Annotated[str, typer.Option(envvar="ADVISOR_AGENT_TOKEN",
+                                       help="Token from `advisor agents add` (or "
+                                            "ADVISOR_AGENT_TOKEN, which keeps it out of ps).")],
+    label: LabelOption = None,
+    probe_timeout: Annotated[float, typer.Option(
+        help="Time limit for one framework's probe subprocess, in seconds.")] = 900.0,
+    wait: Annotated[float, typer.Option(help="Long-poll wait per claim, in seconds.")] = 25.0,
+    heartbeat: Annotated[float, typer.Option(help="Seconds between heartbeats.")] = 5.0,
+    ca_bundle: Annotated[Path | None, typer.Option(
+        help="CA certificates to trust for an https:// server with a private CA.",
+        exists=True, dir_okay=False)] = None,
+) -> None:
+    """Run probe jobs for a server: long-poll for work, run, stream progress, upload results."""
+    import logging
+    import signal
+    import threading
+
+    from app.agent.fingerprint import fingerprint
+    from app.agent.http_queue import HttpJobQueue
+    from app.agent.loop import AgentRefused, JobSettings, serve_jobs
+
+    if not server.startswith(("http://", "https://")):
+        raise fail("--server must be an http:// or https:// URL")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    queue = HttpJobQueue(server, token.strip(), environment=fingerprint(),
+                         labels=_split(label) or None, stop=stop,
+                         verify=str(ca_bundle) if ca_bundle else True)
+
+    def done(job, outcome: str) -> None:  # noqa: ANN001
+        err.print(f"job {job.id}: {outcome}", highlight=False)
+
+    err.print(f"agent polling {server} for probe jobs", highlight=False)
+    try:
+        serve_jobs(queue, stop, JobSettings(timeout_s=probe_timeout, heartbeat_s=heartbeat),
+                   wait_s=wait, on_job=done)
+    except AgentRefused as exc:
+        raise fail(str(exc), code=3) from None
+    finally:
+        queue.close()
+
+
+@bench_cli.command("agents")
+def bench_agents(
+    agents_count: Annotated[int, typer.Option("--agents", help="Fake agents.")] = 20,
+    seconds: Annotated[float, typer.Option(help="Seconds of load.")] = 20.0,
+    jobs: Annotated[int, typer.Option(help="Jobs queued for the agents to lease.")] = 400,
+    database_url: Annotated[str | None, typer.Option(
+        help="PostgreSQL URL of an empty database to use (default: a new one on "
+             "127.0.0.1:5432, dropped afterwards).")] = None,
+) -> None:
+    """One server process, PostgreSQL, fake agents that only lease and heartbeat: lease
+    latency (p50/p99) and heartbeats per second."""
+    from app.bench.agents import run_agents_benchmark
+
+    run_agents_benchmark(out, agents=agents_count, seconds=seconds, jobs=jobs,
+                         database_url=database_url)
 
 
 def main() -> None:

@@ -36,6 +36,22 @@ class Settings(BaseSettings):
         900.0, gt=0, description="Time limit for one framework's probe subprocess."
     )
     probe_queue_limit: int = Field(20, ge=1, description="Most probe runs queued at once.")
+    server_agent_name: str = Field(
+        "server", pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$",
+        description="Name of the server's own probe agent (the worker inside each server "
+        "process); runs posted without `machine` go to it.")
+    server_agent_labels: list[str] = Field(
+        default_factory=list, description="Labels of the server's own agent, as a JSON list "
+        "(e.g. [\"cloud_server\"]): a deployment-target id says which target it stands for.")
+    agent_lease_s: float = Field(
+        60.0, gt=0, description="Seconds a probe job stays leased to an agent without a "
+        "heartbeat; when it expires the job is queued again (agents beat every 5 s).")
+    probe_max_attempts: int = Field(
+        3, ge=1, description="Times a job is leased before an expired lease marks it "
+        "`interrupted` instead of queuing it again.")
+    agent_long_poll_s: float = Field(
+        25.0, ge=0, le=120, description="Longest time a job claim from an agent waits for work "
+        "before the server answers 204 (long poll).")
     render_cache_entries: int = Field(
         512, ge=0, description="Rendered reports (JSON, HTML, Markdown) kept in memory; 0 = none."
     )

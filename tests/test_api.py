@@ -286,9 +286,11 @@ def test_latest_successful_local_run_is_used_by_default_and_named(client):
 
     sessions = client.app.state.context.sessions
     row = probe_runs.enqueue(sessions, models=["mlp"], frameworks=["pytorch"], mode="quick")
-    claimed = probe_runs.claim_next(sessions, probe_runs.this_process())
+    claimed = probe_runs.claim(sessions, probe_runs.Claimant("server", (), "test"),
+                               probe_runs.LeasePolicy(lease_s=60, max_attempts=3))
     assert claimed.id == row.id
-    probe_runs.finish(sessions, row.id, "succeeded", json.loads(RECORDED.read_text()))
+    assert probe_runs.finish(sessions, row.id, "server", claimed.lease_id, "succeeded",
+                             json.loads(RECORDED.read_text()))
     report = create(client)
     evidence = report["recommendation"]["evidence"]
     assert evidence["probe_run_id"] == row.id and evidence["chosen"] == "latest"

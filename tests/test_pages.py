@@ -146,9 +146,11 @@ def test_a_report_waits_for_its_probe_run_then_fills_in(client):
     page = client.get(f"/r/{report_id}").text
     assert 'id="pending-evidence"' in page and "queued" in page
     sessions = client.app.state.context.sessions
-    run = probe_runs.claim_next(sessions, probe_runs.this_process())
+    run = probe_runs.claim(sessions, probe_runs.Claimant("server", (), "test"),
+                           probe_runs.LeasePolicy(lease_s=60, max_attempts=3))
     assert run.id == report["probe_run_id"]
-    probe_runs.finish(sessions, run.id, "succeeded", json.loads(RECORDED.read_text()))
+    assert probe_runs.finish(sessions, run.id, "server", run.lease_id, "succeeded",
+                             json.loads(RECORDED.read_text()))
     done = client.get(f"/api/v1/reports/{report_id}").json()
     assert done["pending_probe_run"] is False
     assert done["recommendation"]["evidence"]["probe_run_id"] == run.id

@@ -80,13 +80,17 @@ def test_a_run_left_running_by_a_dead_server_is_marked_interrupted_on_start(data
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     owner = f"{socket.gethostname()}|{dead.pid}|0.000"  # that process is gone
-    assert probe_runs.claim_next(sessions, owner).id == row.id
+    claimed = probe_runs.claim(sessions, probe_runs.Claimant("server", (), owner),
+                               probe_runs.LeasePolicy(lease_s=600, max_attempts=1))
+    assert claimed.id == row.id
     engine.dispose()
     from fastapi.testclient import TestClient
 
     from app.web.main import create_app
 
-    app = create_app(Settings(database_url=database_url, rate_limit_enabled=False))
+    # One attempt allowed: the dead owner's job is interrupted rather than queued again.
+    app = create_app(Settings(database_url=database_url, rate_limit_enabled=False,
+                              probe_max_attempts=1))
     with TestClient(app) as client:
         run = client.get(f"/api/v1/probe-runs/{row.id}").json()
         assert run["status"] == "interrupted"

@@ -24,6 +24,7 @@ def create_report(
     sessions: sessionmaker[Session], *, title: str | None, answers: dict[str, Any],
     answer_labels: list[Any], recommendation: dict[str, Any], rules_version: str,
     probe_run_id: str | None, pending_probe_run: bool = False,
+    probe_run_ids: list[str] | None = None, machine_evidence: list[Any] | None = None,
 ) -> NewReport:
     """Store a report in one transaction and return its id and one-time delete token."""
     token, token_hash = new_delete_token()
@@ -31,7 +32,8 @@ def create_report(
         id=new_id(), title=title, created_at=dt.datetime.now(dt.UTC), answers=answers,
         answer_labels=answer_labels, recommendation=recommendation, rules_version=rules_version,
         probe_run_id=probe_run_id, delete_token_hash=token_hash,
-        pending_probe_run=pending_probe_run,
+        pending_probe_run=pending_probe_run, probe_run_ids=probe_run_ids,
+        machine_evidence=machine_evidence,
     )
     with sessions.begin() as session:
         session.add(row)

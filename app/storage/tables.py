@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Dialect, Index, String, Text, TypeDecorator
+from sqlalchemy import JSON, Boolean, DateTime, Dialect, Index, Integer, String, Text, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Every stored moment lies in this range: a year that PostgreSQL stores but Python cannot
@@ -74,6 +74,10 @@ class ReportRow(Base):
     # True while the cited probe run is still queued or running: the snapshot is
     # completed once, when the run finishes, and is immutable from then on.
     pending_probe_run: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Every run the report cites (probe_run_id is the one scoring used), and each run's
+    # evidence with the machine it came from.
+    probe_run_ids: Mapped[list[str] | None] = mapped_column(JSON)
+    machine_evidence: Mapped[list[Any] | None] = mapped_column(JSON)
 
 
 class ProbeRunRow(Base):
@@ -92,5 +96,35 @@ class ProbeRunRow(Base):
     progress: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     document: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
+    # Routing: {"name": agent} or {"labels": [...]} (every label must match); null = any agent.
+    machine: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The agent holding the lease (while running) or that finished the run.
+    agent_name: Mapped[str | None] = mapped_column(String(64))
+    # A fresh random id per claim: heartbeats and results must present it, so an agent whose
+    # lease expired can no longer touch the run another agent now holds.
+    lease_id: Mapped[str | None] = mapped_column(String(32))
+    lease_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # One entry per claim: {agent, started_at, ended_at, outcome}.
+    attempt_log: Mapped[list[Any] | None] = mapped_column(JSON)
+    # The environment fingerprint of the machine that ran it (documents carry it too).
+    machine_environment: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
-    __table_args__ = (Index("ix_probe_runs_status_created", "status", "created_at"),)
+    __table_args__ = (Index("ix_probe_runs_status_created", "status", "created_at"),
+                      Index("ix_probe_runs_agent_status", "agent_name", "status"))
+
+
+class AgentRow(Base):
+    """A machine that runs probe jobs: remote (`advisor agent`) or the server's own worker."""
+
+    __tablename__ = "agents"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    labels: Mapped[list[str]] = mapped_column(JSON)
+    # SHA-256 of the enrollment token; null for the server's own agent, which has no token.
+    token_hash: Mapped[str | None] = mapped_column(String(64))
+    builtin: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    environment: Mapped[dict[str, Any] | None] = mapped_column(JSON)

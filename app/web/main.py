@@ -22,10 +22,21 @@ from app.decision.probe_document import ProbeRunDocument
 from app.decision.questionnaire import MAX_PROBLEMS, shown
 from app.decision.rule_set import load_rule_set
 from app.settings import Settings
+from app.storage import agents
 from app.storage.database import make_engine, migrate, session_factory
-from app.web import pages
+from app.web import machine_pages, pages
 from app.web.advice import AdviceCache, ProbeRunNotUsable, problems_to_detail
-from app.web.api import health, probe_runs, questionnaire, recommendations, reports
+from app.web.api import (
+    agent_jobs,
+    health,
+    machines,
+    probe_runs,
+    questionnaire,
+    recheck,
+    recommendations,
+    reports,
+)
+from app.web.api.deps import lease_policy
 from app.web.api.schemas import RecommendationRequest, ReportCreate
 from app.web.context import ServiceContext
 from app.web.openapi_answers import answers_schema
@@ -44,11 +55,19 @@ def create_app(settings: Settings | None = None, *, run_probe_worker: bool = Tru
     engine = make_engine(settings.database_url)
     migrate(engine)
     sessions = session_factory(engine)
+    # The server's own agent exists even where this process runs no worker: runs routed to
+    # it (and the latest of them, the default evidence) are told apart from other machines'.
+    agents.ensure_builtin(sessions, settings.server_agent_name, list(settings.server_agent_labels))
     limiter = RateLimiter(settings.rate_limit_enabled, {
         "reports": (settings.rate_limit_reports_per_minute, 60.0),
         "probe_runs": (settings.rate_limit_probe_runs_per_hour, 3600.0),
     }, settings.redis_url, settings.redis_key_prefix)
-    worker = ProbeWorker(sessions, settings.probe_timeout_s) if run_probe_worker else None
+    if not run_probe_worker:
+        worker = None
+    else:
+        worker = ProbeWorker(sessions, settings.probe_timeout_s, name=settings.server_agent_name,
+                             labels=tuple(settings.server_agent_labels),
+                             policy=lease_policy(settings))
     context = ServiceContext(settings, rule_set, engine, sessions, limiter, worker,
                              RenderCache(settings.render_cache_entries, settings.read_cache_ttl_s,
                                          settings.render_cache_bytes),
@@ -113,7 +132,8 @@ def create_app(settings: Settings | None = None, *, run_probe_worker: bool = Tru
                        allowed_hosts=settings.allowed_hosts)
     # Routes are matched in order: the hot read paths (report pages, report JSON,
     # recommendations) come first; the trivial ping, the load benchmark's baseline, last.
-    modules = (pages, reports, recommendations, questionnaire, probe_runs, health)
+    modules = (pages, machine_pages, reports, recheck, recommendations, questionnaire,
+               probe_runs, machines, agent_jobs, health)
     for module in modules:
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -1,42 +1,92 @@
-"""The background worker of a server process: takes queued probe runs one at a time
-(across every process sharing the database) and runs them in framework subprocesses."""
+"""The server's own probe agent: the same job loop as `advisor agent` (app.agent.loop),
+in a daemon thread of the server process, taking its jobs from the database directly."""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.storage import probe_runs
-from app.storage.tables import ProbeRunRow
+from app.agent.fingerprint import fingerprint
+from app.agent.loop import Executor, Job, JobSettings, run_job, serve_jobs
+from app.storage import agents, probe_runs
 
 log = logging.getLogger("advisor.probes")
-# What executes a claimed run: probes.runner.run_probes in production.
-Executor = Callable[..., Any]
+SEEN_EVERY_S = 15.0  # how often an idle server agent records that it is alive
+
+
+class DatabaseJobQueue:
+    """A JobQueue on the shared database, for an agent living inside a server process."""
+
+    def __init__(self, sessions: sessionmaker[Session], claimant: probe_runs.Claimant,
+                 policy: probe_runs.LeasePolicy, stop: threading.Event, poll_s: float = 1.0):
+        self.sessions = sessions
+        self.claimant = claimant
+        self.policy = policy
+        self.stop = stop
+        self.poll_s = poll_s
+        self._last_seen = 0.0
+
+    def claim(self, wait_s: float) -> Job | None:
+        if time.monotonic() - self._last_seen >= SEEN_EVERY_S:
+            self._last_seen = time.monotonic()
+            agents.seen(self.sessions, self.claimant.name)
+        row = probe_runs.claim(self.sessions, self.claimant, self.policy)
+        if row is None:
+            self.stop.wait(min(wait_s, self.poll_s))
+            return None
+        return job_of(row)
+
+    def heartbeat(self, job: Job, progress: dict[str, Any] | None) -> bool:
+        return probe_runs.heartbeat(self.sessions, job.id, self.claimant.name, job.lease_id,
+                                    progress, self.policy.lease_s)
+
+    def finish(self, job: Job, status: str, document: dict[str, Any] | None,
+               error: str | None) -> bool:
+        return probe_runs.finish(self.sessions, job.id, self.claimant.name, job.lease_id, status,
+                                 document, error)
+
+
+def job_of(row: Any) -> Job:
+    return Job(id=row.id, lease_id=row.lease_id, models=list(row.models),
+               frameworks=list(row.frameworks), mode=row.mode)
 
 
 class ProbeWorker:
-    """Polls the queue in a daemon thread; stop() cancels a run in progress."""
+    """The server's agent in a daemon thread; stop() cancels a run in progress."""
 
-    def __init__(self, sessions: sessionmaker[Session], timeout_s: float,
+    def __init__(self, sessions: sessionmaker[Session], timeout_s: float, *,
+                 name: str = "server", labels: tuple[str, ...] = (),
+                 policy: probe_runs.LeasePolicy | None = None,
                  poll_s: float = 1.0, heartbeat_s: float = 5.0,
                  executor: Executor | None = None):
         self.sessions = sessions
-        self.timeout_s = timeout_s
-        self.poll_s = poll_s
-        self.heartbeat_s = heartbeat_s
-        self.owner = probe_runs.this_process()
+        self.name = name
+        self.labels = tuple(labels)
+        self.policy = policy or probe_runs.LeasePolicy(lease_s=60.0, max_attempts=3)
+        self.settings = JobSettings(timeout_s=timeout_s, heartbeat_s=heartbeat_s)
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="probe-worker", daemon=True)
+        claimant = probe_runs.Claimant(name, self.labels, probe_runs.this_process())
+        self.queue = DatabaseJobQueue(sessions, claimant, self.policy, self._stop, poll_s)
         self._executor = executor
+        self._thread = threading.Thread(target=self._loop, name="probe-worker", daemon=True)
 
     def start(self) -> None:
-        probe_runs.mark_dead_runs_interrupted(self.sessions)
+        agents.ensure_builtin(self.sessions, self.name, list(self.labels))
+        agents.seen(self.sessions, self.name, fingerprint())
+        probe_runs.release_expired(self.sessions, self.policy.max_attempts)
         self._thread.start()
+
+    def run_one(self) -> str | None:
+        """Claim and run one job in this thread; return its id, or None when none was queued."""
+        job = self.queue.claim(0)
+        if job is None:
+            return None
+        run_job(self.queue, job, self.settings, self._stop, self._executor)
+        return job.id
 
     def stop(self, wait_s: float = 30.0) -> None:
         self._stop.set()
@@ -45,59 +95,8 @@ class ProbeWorker:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                probe_runs.mark_dead_runs_interrupted(self.sessions)
-                run = probe_runs.claim_next(self.sessions, self.owner)
-                if run is not None:
-                    self._execute(run)
-                    continue
+                serve_jobs(self.queue, self._stop, self.settings, wait_s=self.queue.poll_s,
+                           executor=self._executor)
             except Exception:  # noqa: BLE001 - keep serving; the error is logged, not lost
                 log.exception("probe worker iteration failed")
-            self._stop.wait(self.poll_s)
-
-    def _execute(self, run: ProbeRunRow) -> None:
-        if self._executor is None:
-            from probes.runner import run_probes  # imports no framework
-
-            self._executor = run_probes
-        last = [0.0]
-        latest: dict[str, Any] = {}
-
-        def on_progress(progress: Any) -> None:
-            latest.update(progress.as_dict())
-            now = time.monotonic()
-            if now - last[0] >= 0.5:  # the database needs no more than two updates a second
-                last[0] = now
-                probe_runs.record_progress(self.sessions, run.id, dict(latest))
-
-        beating = threading.Event()
-
-        def heartbeat() -> None:
-            # Compiling one model can take many seconds without a progress event.
-            while not beating.wait(self.heartbeat_s):
-                probe_runs.record_progress(self.sessions, run.id, dict(latest) or run.progress)
-
-        beat = threading.Thread(target=heartbeat, daemon=True)
-        beat.start()
-        log.info("probe run %s started: %s mode, models %s, frameworks %s", run.id, run.mode,
-                 ",".join(run.models), ",".join(run.frameworks))
-        began = time.monotonic()
-        try:
-            document = self._executor(run.models, run.frameworks, run.mode,
-                                      timeout_s=self.timeout_s, on_progress=on_progress,
-                                      cancel=self._stop)
-            if self._stop.is_set():
-                probe_runs.finish(self.sessions, run.id, "interrupted", document.to_json(),
-                                  "the server stopped while this run was in progress")
-                log.warning("probe run %s interrupted after %.0f s: the server is stopping",
-                            run.id, time.monotonic() - began)
-            else:
-                probe_runs.finish(self.sessions, run.id, document.status, document.to_json())
-                log.log(logging.INFO if document.status == "succeeded" else logging.WARNING,
-                        "probe run %s finished: %s in %.0f s, %d measurement(s), %d failure(s)",
-                        run.id, document.status, time.monotonic() - began,
-                        len(document.measurements), len(document.failures))
-        except Exception as exc:  # noqa: BLE001 - reported on the run, never as numbers
-            log.exception("probe run %s failed after %.0f s", run.id, time.monotonic() - began)
-            probe_runs.finish(self.sessions, run.id, "failed", None, f"{type(exc).__name__}: {exc}")
-        finally:
-            beating.set()
+                self._stop.wait(self.queue.poll_s)

@@ -27,6 +27,8 @@ def report_public(row: ReportRow) -> ReportPublic:
         json_url=f"/r/{row.id}.json", markdown_url=f"/r/{row.id}.md", answers=row.answers,
         answer_labels=row.answer_labels, rules_version=row.rules_version,
         probe_run_id=row.probe_run_id, pending_probe_run=row.pending_probe_run,
+        probe_run_ids=row.probe_run_ids or ([row.probe_run_id] if row.probe_run_id else []),
+        machine_evidence=row.machine_evidence or [],
         recommendation=recommendation_from_snapshot(row.recommendation),
     )
 

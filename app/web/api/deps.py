@@ -6,6 +6,8 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
+from app.settings import Settings
+from app.storage.probe_runs import LeasePolicy
 from app.web.context import ServiceContext
 from app.web.security import RateLimiterUnavailable, client_address
 
@@ -40,3 +42,7 @@ def rate_limited(bucket: str):  # noqa: ANN201 - returns a FastAPI dependency
                                 headers={"Retry-After": str(max(1, round(wait)))})
 
     return Depends(check)
+
+
+def lease_policy(settings: Settings) -> LeasePolicy:
+    return LeasePolicy(lease_s=settings.agent_lease_s, max_attempts=settings.probe_max_attempts)

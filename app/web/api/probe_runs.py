@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import logging
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from app.decision.probe_document import ProbeRunDocument
-from app.storage import probe_runs
+from app.storage import agents, probe_runs
 from app.storage.tables import OutOfRange, ProbeRunRow
+from app.web import machines
 from app.web.api.bodies import body_schema, validation_errors
 from app.web.api.deps import ContextDep, rate_limited
-from app.web.api.schemas import ProbeRunCreate, ProbeRunPublic, errors
+from app.web.api.schemas import MachineLabels, ProbeRunCreate, ProbeRunPublic, errors
 from app.web.context import ServiceContext
 
 log = logging.getLogger("advisor.http")
@@ -29,17 +31,36 @@ def run_public(context: ContextDep, row: ProbeRunRow, with_results: bool = True
         id=row.id, status=row.status, source=row.source, mode=row.mode, models=row.models,
         frameworks=row.frameworks, created_at=row.created_at, started_at=row.started_at,
         finished_at=row.finished_at, progress=row.progress, queued_ahead=ahead, error=row.error,
+        machine=row.machine, agent=row.agent_name, attempts=row.attempts or 0,
         results=row.document if with_results else None,
     )
 
 
-@router.post("", status_code=202, responses=errors(400, 413, 422, 429),
+def routing(context: ContextDep, machine: str | MachineLabels | None) -> dict[str, Any]:
+    """Return the job's routing, or 404 when no enrolled, unrevoked agent could run it (like
+    an unknown probe_run_id elsewhere: the body is well-formed, the machine does not exist)."""
+    live = [a for a in agents.all_agents(context.sessions) if a.revoked_at is None]
+    if machine is None:
+        return {"name": context.settings.server_agent_name}
+    if isinstance(machine, str):
+        if not any(a.name == machine for a in live):
+            known = ", ".join(a.name for a in live) or "none"
+            raise HTTPException(404, f"machine: no agent named {machine!r} (agents: {known})")
+        return {"name": machine}
+    labels = list(dict.fromkeys(machine.labels))
+    if not any(probe_runs.routed_to({"labels": labels}, a.name, a.labels) for a in live):
+        raise HTTPException(404, f"machine: no agent carries all of the labels {labels}")
+    return {"labels": labels}
+
+
+@router.post("", status_code=202, responses=errors(400, 404, 413, 422, 429),
              dependencies=[rate_limited("probe_runs")], summary="Queue a probe run")
 def start(body: ProbeRunCreate, context: ContextDep, response: Response) -> ProbeRunPublic:
+    machine = routing(context, body.machine)
     row = probe_runs.enqueue_if_room(
         context.sessions, context.settings.probe_queue_limit,
         models=list(dict.fromkeys(body.models)), frameworks=list(dict.fromkeys(body.frameworks)),
-        mode=body.mode)
+        mode=body.mode, machine=machine)
     if row is None:
         raise HTTPException(429, "the probe queue is full; try again when a run has finished",
                             headers={"Retry-After": "60"})
@@ -62,6 +83,15 @@ def readable_runs(context: ServiceContext) -> list[tuple[ProbeRunRow, ProbeRunPu
         except (ValidationError, ValueError, TypeError):
             log.exception("probe run %s cannot be shown; left out of the list", row.id)
     return out
+
+
+@router.get("/compare", responses=errors(404, 409, 422),
+            summary="Two runs metric by metric: ratio (b over a), 95% interval, verdict")
+def compare(context: ContextDep,
+            a: Annotated[str, Query(max_length=64, description="Baseline run id")],
+            b: Annotated[str, Query(max_length=64, description="Candidate run id")]
+            ) -> dict[str, Any]:
+    return machines.compare_two_runs(context, a, b)
 
 
 @router.get("/{run_id}", responses=errors(404), summary="Status, progress and results")

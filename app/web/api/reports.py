@@ -14,6 +14,7 @@ from app.web.api.bodies import body_schema, parse_json_body
 from app.web.api.deps import ContextDep, rate_limited
 from app.web.api.schemas import ReportCreate, ReportCreated, ReportPublic, errors
 from app.web.report_view import cached_report_json, report_json_bytes
+from app.web.several_runs import advise_with_runs
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 NOT_FOUND = "report not found"
@@ -23,6 +24,21 @@ REPORT_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 def store_report(context: ContextDep, body: ReportCreate) -> tuple[str, str, object]:
     """Score and store a report; shared by the API and the HTML form. A report citing a
     probe run that is still queued or running is stored pending, from the rules alone."""
+    several = list(dict.fromkeys(([body.probe_run_id] if body.probe_run_id else [])
+                                 + (body.probe_run_ids or [])))
+    if len(several) > 1 or body.probe_run_ids:  # several machines: every run must be finished
+        advice, by_machine = advise_with_runs(context.rule_set, context.sessions, body.answers,
+                                              several, context.advice)
+        title = body.title or advice.answers.get("project_name")
+        new = create_report(
+            context.sessions, title=str(title) if title else None,
+            answers=advice.answers.to_json(),
+            answer_labels=answer_labels(context.rule_set, advice.answers),
+            recommendation=advice.recommendation.model_dump(mode="json"),
+            rules_version=advice.recommendation.rules_version,
+            probe_run_id=advice.probe_run_id, probe_run_ids=several,
+            machine_evidence=by_machine)
+        return new.id, new.delete_token, advice.recommendation
     pending = False
     if body.probe_run_id is not None:
         run = probe_runs.get_run(context.sessions, body.probe_run_id)

@@ -4,7 +4,7 @@ shows in OpenAPI; answers are checked against the questionnaire by the service."
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -33,6 +33,11 @@ class RecommendationRequest(_In):
 class ReportCreate(RecommendationRequest):
     title: str | None = Field(None, max_length=120, description="Shown at the top of the report.",
                               json_schema_extra={"pattern": STORABLE_TEXT_PATTERN})
+    probe_run_ids: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]] | None = Field(
+        None, min_length=1, max_length=8,
+        description="Several finished probe runs, e.g. one per machine. For each deployment "
+                    "target the run from a machine labelled with it is used; the report shows "
+                    "every machine's evidence. probe_run_id, when also given, is cited first.")
 
     @field_validator("title")
     @classmethod
@@ -41,6 +46,7 @@ class ReportCreate(RecommendationRequest):
         if problem:
             raise ValueError(problem)
         return title
+
     # For reports, probe_run_id may name a queued or running run: the report is made at once
     # from the rules, and its evidence is filled in when the run finishes.
 
@@ -74,7 +80,20 @@ class ReportPublic(BaseModel):
     pending_probe_run: bool = Field(
         False, description="True while the cited probe run is still going; the evidence is "
                            "filled in once, when it finishes")
+    probe_run_ids: list[str] = Field(
+        default_factory=list, description="Every probe run the report cites")
+    machine_evidence: list[dict[str, Any]] = Field(
+        default_factory=list, description="Per cited run: probe_run_id, machine, labels, "
+        "stands_for (deployment targets), used_for_scoring, evidence")
     recommendation: Recommendation
+
+
+class MachineLabels(_In):
+    labels: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        min_length=1, max_length=32, description="Every label must be on the agent")
+
+
+AgentName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
 
 
 class ProbeRunCreate(_In):
@@ -83,6 +102,9 @@ class ProbeRunCreate(_In):
     frameworks: list[FrameworkName] = Field(default_factory=lambda: ["pytorch", "tensorflow"],
                                             min_length=1, max_length=2)
     mode: Literal["quick", "full"] = "quick"
+    machine: AgentName | MachineLabels | None = Field(
+        None, description="Where to run: an agent's name, or {\"labels\": [...]} for any agent "
+                          "carrying all of them; by default the server's own agent")
 
 
 class ProbeProgress(BaseModel):
@@ -104,6 +126,10 @@ class ProbeRunPublic(BaseModel):
     progress: ProbeProgress | None
     queued_ahead: int | None = Field(None, description="Runs that execute before this one")
     error: str | None
+    machine: dict[str, Any] | None = Field(
+        None, description="Routing: {\"name\": agent} or {\"labels\": [...]}")
+    agent: str | None = Field(None, description="The agent that runs or ran it")
+    attempts: int = Field(0, description="Times it was leased to an agent")
     results: dict[str, Any] | None = Field(
         None, description="The framework-advisor/probe-run@1 document, once finished")
 

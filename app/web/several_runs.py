@@ -1,0 +1,51 @@
+"""Reports citing several probe runs (`probe_run_ids`): each run's machine and labels are
+looked up, the core picks the run per deployment target, and the advice is scored with
+the run it chooses (app.decision.machine_evidence)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.decision.machine_evidence import (
+    CitedRun,
+    answered_targets,
+    evidence_by_machine,
+    primary_run,
+)
+from app.decision.questionnaire import validate_answers
+from app.decision.rule_set import RuleSet
+from app.storage import agents, probe_runs
+from app.web.advice import Advice, AdviceCache, ProbeRunNotUsable, advise
+
+MAX_CITED_RUNS = 8
+
+
+def cited_runs(sessions: sessionmaker[Session], cache: AdviceCache, run_ids: list[str]
+               ) -> list[CitedRun]:
+    """Return the cited runs with their machines; 404/409 naming probe_run_ids otherwise."""
+    out = []
+    for run_id in run_ids:
+        document = cache.document(sessions, run_id)
+        row = probe_runs.get_run(sessions, run_id)
+        if row is None:
+            raise ProbeRunNotUsable(f"probe_run_ids: no probe run {run_id!r}", 404)
+        if document is None:
+            raise ProbeRunNotUsable(f"probe_run_ids: probe run {run_id} has no results "
+                                    f"(status {row.status})", 409)
+        agent = agents.by_name(sessions, row.agent_name) if row.agent_name else None
+        out.append(CitedRun(run_id, row.agent_name, tuple(agent.labels) if agent else (),
+                            document))
+    return out
+
+
+def advise_with_runs(rule_set: RuleSet, sessions: sessionmaker[Session], raw_answers: Any,
+                     run_ids: list[str], cache: AdviceCache
+                     ) -> tuple[Advice, list[dict[str, Any]]]:
+    """Return the advice scored with the run the core chooses, and every run's evidence."""
+    runs = cited_runs(sessions, cache, run_ids)
+    answers = validate_answers(rule_set.questionnaire, raw_answers)
+    primary = primary_run(answered_targets(answers), runs)
+    advice = advise(rule_set, sessions, raw_answers, primary.probe_run_id, cache)
+    return advice, evidence_by_machine(rule_set, answers, runs)
