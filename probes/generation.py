@@ -61,8 +61,10 @@ def measure(probe: Any, config: WorkerConfig, mode: Any, workdir: Path, model: s
         measurement(fw, "compile_s", "s", decoding.prepare_s + cold, model, variant)
     if decoding.artifact_bytes is not None:
         measurement(fw, "artifact_bytes", "bytes", float(decoding.artifact_bytes), model, variant)
-    stats = timing.summarise(timing.measure(lambda: decoding.prefill(prompt), mode, probe.sync))
-    measurement(fw, "prefill_ms", "ms", stats["p50"], model, variant, stats, batch_size=1)
+    prefill = timing.measure(lambda: decoding.prefill(prompt), mode, probe.sync)
+    stats = timing.summarise(prefill)
+    measurement(fw, "prefill_ms", "ms", stats["p50"], model, variant, stats, batch_size=1,
+                samples=timing.in_unit(prefill))
 
     first_token = int(np.argmax(decoding.prefill(prompt)))
     start = decoding.snapshot()
@@ -78,7 +80,7 @@ def measure(probe: Any, config: WorkerConfig, mode: Any, workdir: Path, model: s
     speed = timing.summarise([n / s for s in samples], scale=1.0)
     speed["total_s"] = sum(samples)
     measurement(fw, "decode_tokens_per_s", "tokens/s", speed["p50"], model, variant, speed,
-                batch_size=1)
+                batch_size=1, samples=timing.in_unit([n / s for s in samples], 1.0))
     if variant in TRAINING_VARIANTS[fw]:
         _measure_training(probe, fw, mode, model, variant, arrays)
     return reference

@@ -139,6 +139,7 @@ class WorkerConfig:
     workdir: str
     parity_tolerance: float = 1e-4
     fault: str | None = None  # "crash:<model>:<variant>" or "hang:<model>:<variant>" (tests)
+    rounds: int = 1  # fresh-subprocess rounds per framework; each takes its share of the samples
 
     def to_dict(self) -> dict:
         return asdict(self)

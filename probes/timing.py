@@ -10,6 +10,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from probes.plan import Mode
 
@@ -37,6 +38,29 @@ def summarise(samples_s: list[float], scale: float = 1000.0) -> dict:
         "mean": mean, "stdev": stdev, "n": len(values),
         "cv": stdev / mean if mean > 0 else 0.0, "total_s": sum(samples_s),
     }
+
+
+def per_round(mode: Mode, rounds: int) -> Mode:
+    """Return the sampling rules for one of `rounds` interleaved rounds: together the rounds
+    take the mode's samples and seconds, so interleaving costs compile time, not sampling."""
+    if rounds <= 1:
+        return mode
+    return replace(mode, min_samples=max(5, -(-mode.min_samples // rounds)),
+                   min_seconds=mode.min_seconds / rounds)
+
+
+def in_unit(samples_s: list[float], scale: float = 1000.0) -> list[float]:
+    """Return raw samples in the metric's unit, 4 significant digits (shorter JSON, and far
+    finer than the noise), never zero so that ratios of them stay finite."""
+    return [max(float(f"{s * scale:.4g}"), 1e-9) for s in samples_s]
+
+
+def keep(samples: list[float], limit: int) -> list[float]:
+    """Return every sample, or every k-th in time order when there are more than limit."""
+    if len(samples) <= limit:
+        return list(samples)
+    stride = -(-len(samples) // limit)
+    return list(samples[::stride])
 
 
 def measure(fn: Callable[[], object], mode: Mode, sync: Callable[[], None] = lambda: None

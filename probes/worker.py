@@ -7,7 +7,9 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import signal
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -38,10 +40,32 @@ def emit(kind: str, **fields: Any) -> None:
 
 def measurement(framework: str, metric: str, unit: str, value: float, model: str | None = None,
                 variant: str | None = None, stats: dict | None = None,
-                batch_size: int | None = None) -> None:
+                batch_size: int | None = None, samples: list[float] | None = None) -> None:
+    """Stream one measurement; `samples` are the raw values in its unit (the runner pools
+    them over rounds, summarises them and keeps a bounded share in the document)."""
     noisy = bool(stats and stats["cv"] >= timing.NOISY_CV)
     emit("measurement", framework=framework, model=model, variant=variant, metric=metric,
-         unit=unit, value=value, stats=stats, noisy=noisy, batch_size=batch_size)
+         unit=unit, value=value, stats=stats, noisy=noisy, batch_size=batch_size,
+         samples=samples)
+
+
+def watch_parent(interval_s: float = 0.5) -> None:
+    """End this worker (and every process in its group) once its parent is gone.
+
+    The runner also asks the kernel for SIGKILL on parent death (PR_SET_PDEATHSIG); this
+    watchdog covers platforms without it and the grandchildren a compiler may start."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval_s)
+            if os.getppid() != parent:
+                try:
+                    os.killpg(os.getpgid(0), signal.SIGKILL)
+                finally:
+                    os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
 
 
 def failure(framework: str, stage: str, reason: str, model: str | None = None,
@@ -80,8 +104,8 @@ def run(config: WorkerConfig) -> None:
     version, details = probe.versions()
     emit("framework", framework=fw, version=version, details=details,
          thread_settings=thread_settings, accelerators=probe.accelerators())
-    measurement(fw, "import_s", "s", import_s)
-    mode = MODES[config.mode]
+    measurement(fw, "import_s", "s", import_s, samples=[import_s])
+    mode = timing.per_round(MODES[config.mode], config.rounds)
     arrays = weights.load(config.weights_path)
     workdir = Path(config.workdir)
     for model in config.models:
@@ -131,17 +155,21 @@ def _measure_variant(probe: Any, config: WorkerConfig, mode: Any, workdir: Path,
                     f"above the tolerance {_tolerance(config, variant, reference):.3g}; "
                     "its numbers are not reported", model, variant)
             return reference
-    measurement(fw, "first_call_ms", "ms", first_s * 1000, model, variant, batch_size=1)
+    measurement(fw, "first_call_ms", "ms", first_s * 1000, model, variant, batch_size=1,
+                samples=[first_s * 1000])
     if variant != "eager":
         compile_s = prepared.prepare_s + (first_s if prepared.lazy else 0.0)
-        measurement(fw, "compile_s", "s", compile_s, model, variant)
+        measurement(fw, "compile_s", "s", compile_s, model, variant, samples=[compile_s])
     if prepared.artifact_bytes is not None:
-        measurement(fw, "artifact_bytes", "bytes", float(prepared.artifact_bytes), model, variant)
+        measurement(fw, "artifact_bytes", "bytes", float(prepared.artifact_bytes), model, variant,
+                    samples=[float(prepared.artifact_bytes)])
     if getattr(prepared, "quantized_convs", None) is not None:  # PT2E int8 (issue 10a)
         measurement(fw, "int8_quantized_convs", "layers", float(prepared.quantized_convs), model,
                     variant)
-    stats = timing.summarise(timing.measure(lambda: prepared.infer(*in1), mode, probe.sync))
-    measurement(fw, "latency_ms_b1", "ms", stats["p50"], model, variant, stats, batch_size=1)
+    samples = timing.measure(lambda: prepared.infer(*in1), mode, probe.sync)
+    stats = timing.summarise(samples)
+    measurement(fw, "latency_ms_b1", "ms", stats["p50"], model, variant, stats, batch_size=1,
+                samples=timing.in_unit(samples))
     batch = SIZING[model].batch
     samples = timing.measure(lambda: prepared.infer(*in32), mode, probe.sync)
     # A slow call is a low throughput: p95 of throughput comes from p5 of time, so
@@ -149,7 +177,8 @@ def _measure_variant(probe: Any, config: WorkerConfig, mode: Any, workdir: Path,
     throughput = timing.summarise([batch / s for s in samples], scale=1.0)
     throughput["total_s"] = sum(samples)
     measurement(fw, throughput_metric(model), "samples/s", throughput["p50"], model, variant,
-                throughput, batch_size=batch)
+                throughput, batch_size=batch,
+                samples=timing.in_unit([batch / s for s in samples], 1.0))
     if variant in TRAINING_VARIANTS[fw]:
         _measure_training(probe, fw, mode, model, variant, arrays)
     return reference
@@ -158,12 +187,14 @@ def _measure_variant(probe: Any, config: WorkerConfig, mode: Any, workdir: Path,
 def _measure_training(probe: Any, fw: str, mode: Any, model: str, variant: str,
                       arrays: dict) -> None:
     step = probe.train_step(variant, model, arrays)
-    stats = timing.summarise(timing.measure(step, mode, probe.sync))
+    samples = timing.measure(step, mode, probe.sync)
+    stats = timing.summarise(samples)
     measurement(fw, train_metric(model), "ms", stats["p50"], model, variant, stats,
-                batch_size=SIZING[model].train_batch)
+                batch_size=SIZING[model].train_batch, samples=timing.in_unit(samples))
 
 
 def main(argv: list[str]) -> None:
     config = WorkerConfig(**json.loads(argv[0]))
+    watch_parent()
     os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(Path(config.workdir) / "inductor-cache")
     run(config)

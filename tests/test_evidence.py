@@ -1,22 +1,22 @@
-"""Evidence: measured rule conditions, claim verdicts and highlights, on a fixed recorded
-probe document (tests/data/probe-run-recorded.json, a quick run on a 2-core machine)."""
+"""Evidence from a recorded probe run (smoke set, quick mode, made by a real run on this
+busy machine): claims judged from intervals, rules that fire on a verdict only when the
+numbers are usable, what is set aside and why, and highlights about the user's workload."""
 
 from __future__ import annotations
 
-import copy
-import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from app.decision.conditions import COMPARATORS
-from app.decision.evidence import MeasuredNumbers
+from app.decision.evidence import MeasuredNumbers, claim_outcome
 from app.decision.measures import Measure, Side
 from app.decision.probe_document import ProbeRunDocument
 from app.decision.probe_io import read_probe_document
 from app.decision.questionnaire import validate_answers
 from app.decision.scoring import score_answers
 from tests.conftest import base_answers
+from tests.evidence_docs import derive, drop, scale
 
 RECORDED = Path(__file__).parent / "data" / "probe-run-recorded.json"
 
@@ -26,114 +26,187 @@ def recorded() -> ProbeRunDocument:
     return read_probe_document(RECORDED)
 
 
-def scaled(document: ProbeRunDocument, framework: str, variant: str | None, metric: str,
-           factor: float) -> ProbeRunDocument:
-    """Return a copy where one series of numbers is multiplied by factor."""
-    data = copy.deepcopy(document.to_json())
-    for m in data["measurements"]:
-        if (m["framework"], m["variant"], m["metric"]) == (framework, variant, metric):
-            m["value"] *= factor
-            if m["stats"]:
-                for key in ("p50", "p90", "p95", "p99", "mean"):
-                    m["stats"][key] *= factor
-    return ProbeRunDocument.model_validate(data)
+@pytest.fixture(scope="module")
+def quiet(recorded) -> ProbeRunDocument:
+    return derive(recorded)
 
 
-def dropped(document: ProbeRunDocument, metric: str) -> ProbeRunDocument:
-    data = copy.deepcopy(document.to_json())
-    data["measurements"] = [m for m in data["measurements"] if m["metric"] != metric]
-    return ProbeRunDocument.model_validate(data)
+def recommend(rule_set, raw, document):
+    return score_answers(rule_set, validate_answers(rule_set.questionnaire, raw), document)
 
 
-def test_claims_are_judged_from_the_numbers_in_the_document(rule_set, recorded):
-    rec = score_answers(rule_set, validate_answers(rule_set.questionnaire, base_answers()),
-                        recorded, probe_run_id="recorded")
-    numbers = MeasuredNumbers(recorded)
+def test_recorded_run_keeps_samples_and_comparisons_with_intervals(recorded):
+    timed = [m for m in recorded.measurements if m.metric == "latency_ms_b1"]
+    assert timed and all(m.samples and len(m.samples[0]) >= 1 for m in timed)
+    assert recorded.comparisons
+    for c in recorded.comparisons:
+        assert c.ci95[0] <= c.ci95[1] and c.verdict in ("faster", "slower", "tie", "inconclusive")
+    assert recorded.contention is not None
+
+
+def test_claims_are_judged_from_the_interval(rule_set, quiet):
+    rec = recommend(rule_set, base_answers(), quiet)
+    numbers = MeasuredNumbers(quiet, rule_set.policy)
     assert [c.id for c in rec.evidence.claims] == [c.claim.id for c in rule_set.claims]
+    judged = 0
     for verdict, loaded in zip(rec.evidence.claims, rule_set.claims, strict=True):
         op, limit = next(iter(loaded.claim.holds_when.items()))
-        per_model = numbers.per_model(loaded.measure)
-        assert per_model, verdict.id  # every claim is measurable from a full quick run
-        expected = {"holds" if COMPARATORS[op](v, limit) else "does_not_hold"
-                    for v in per_model.values()}
-        assert verdict.verdict == (expected.pop() if len(expected) == 1 else "mixed")
+        assert "only the smoke set" in verdict.scope  # the recorded run has no workloads
         for row in verdict.per_model:
-            assert math.isclose(row.value, per_model[row.model], rel_tol=1e-3)
+            c = numbers.comparison(loaded.measure, row.model)
+            if c is None:
+                assert row.verdict == "not_measured"
+                continue
+            judged += 1
+            assert row.verdict == claim_outcome(op, limit, c.ci95[0], c.ci95[1], c.verdict)
+            assert row.ci95 == list(c.ci95)
+    assert judged >= 10
 
 
-def test_torch_compile_speedup_is_eager_time_over_compiled_time(recorded):
-    numbers = MeasuredNumbers(recorded)
+def test_claim_outcomes_follow_the_interval_not_the_point():
+    assert claim_outcome("gte", 1.3, 1.35, 1.6, "faster") == "holds"
+    assert claim_outcome("gte", 1.3, 1.1, 1.6, "faster") == "inconclusive"  # point may be 1.4
+    assert claim_outcome("gte", 1.3, 1.0, 1.25, "inconclusive") == "does_not_hold"
+    assert claim_outcome("gt", 1.0, 0.97, 1.03, "tie") == "does_not_hold"
+    assert claim_outcome("gt", 1.0, 0.9, 1.2, "inconclusive") == "inconclusive"
+
+
+def test_speedup_is_a_ratio_of_medians(rule_set, quiet):
+    numbers = MeasuredNumbers(quiet, rule_set.policy)
     measure = Measure(kind="speedup", side=Side(framework="pytorch", variant="compile"),
                       over=Side(framework="pytorch", variant="eager"), metric="latency_ms_b1")
-    eager = recorded.find("pytorch", "latency_ms_b1", "eager", "mlp").value
-    compiled = recorded.find("pytorch", "latency_ms_b1", "compile", "mlp").value
-    assert numbers.per_model(measure)["mlp"] == pytest.approx(eager / compiled)
+    eager = quiet.find("pytorch", "latency_ms_b1", "eager", "mlp").samples
+    compiled = quiet.find("pytorch", "latency_ms_b1", "compile", "mlp").samples
+    expected = np.median(np.concatenate(eager)) / np.median(np.concatenate(compiled))
+    assert numbers.comparison(measure, "mlp").ratio == pytest.approx(expected, rel=1e-3)
+    turned = Measure(kind="speedup", side=Side(framework="pytorch", variant="eager"),
+                     over=Side(framework="pytorch", variant="compile"), metric="latency_ms_b1")
+    assert numbers.comparison(turned, "mlp").ratio == pytest.approx(1 / expected, rel=2e-3)
 
 
 def test_claims_without_measurements_are_not_measured(rule_set, recorded):
-    doc = dropped(recorded, "artifact_bytes")
-    rec = score_answers(rule_set, validate_answers(rule_set.questionnaire, base_answers()), doc)
+    rec = recommend(rule_set, base_answers(), derive(recorded, drop("artifact_bytes")))
     verdicts = {c.id: c.verdict for c in rec.evidence.claims}
     assert verdicts["litert-int8-shrinks-models"] == "not_measured"
 
 
 def fired(rule_set, raw, document) -> set[str]:
-    rec = score_answers(rule_set, validate_answers(rule_set.questionnaire, raw), document)
-    return {r.rule_id for r in rec.reasons}
+    return {r.rule_id for r in recommend(rule_set, raw, document).reasons}
 
 
-@pytest.mark.parametrize(
-    ("rule_id", "answers", "change"),
-    [
-        ("measured-compile-speedup", {"priorities": ["low_latency"]},
-         ("pytorch", "compile", "latency_ms_b1", 0.2)),
-        ("measured-tensorflow-throughput-lead", {"priorities": ["inference_throughput"]},
-         ("tensorflow", "litert", "throughput_sps_b32", 10)),
-        ("measured-pytorch-throughput-lead", {"priorities": ["inference_throughput"]},
-         ("pytorch", "onnxruntime", "throughput_sps_b32", 10)),
-        ("measured-pytorch-latency-lead", {"priorities": ["low_latency"]},
-         ("pytorch", "onnxruntime", "latency_ms_b1", 0.1)),
-        ("measured-tensorflow-latency-lead", {"priorities": ["low_latency"]},
-         ("tensorflow", "litert", "latency_ms_b1", 0.1)),
-        ("measured-serverless-import", {"deployment_targets": ["serverless"]},
-         ("pytorch", None, "import_s", 0.1)),
-        ("measured-litert-smaller-artifacts", {"priorities": ["small_footprint"]},
-         ("tensorflow", "litert_int8", "artifact_bytes", 0.1)),
-        ("measured-pytorch-faster-training", {"priorities": ["iteration_speed"]},
-         ("pytorch", "eager", "train_step_ms_b32", 0.1)),
-        ("measured-tensorflow-faster-training", {"priorities": ["iteration_speed"]},
-         ("tensorflow", "eager", "train_step_ms_b32", 0.01)),
-    ],
-)
-def test_evidence_rule_fires_on_its_measurement_and_only_with_it(rule_set, recorded, rule_id,
-                                                                 answers, change):
+CASES = [
+    ("measured-compile-speedup", {"priorities": ["low_latency"]},
+     ("pytorch", "compile", "latency_ms_b1", 0.2)),
+    ("measured-tensorflow-throughput-lead", {"priorities": ["inference_throughput"]},
+     ("tensorflow", "litert", "throughput_sps_b32", 10)),
+    ("measured-pytorch-throughput-lead", {"priorities": ["inference_throughput"]},
+     ("pytorch", "onnxruntime", "throughput_sps_b32", 10)),
+    ("measured-pytorch-latency-lead", {"priorities": ["low_latency"]},
+     ("pytorch", "onnxruntime", "latency_ms_b1", 0.1)),
+    ("measured-tensorflow-latency-lead", {"priorities": ["low_latency"]},
+     ("tensorflow", "litert", "latency_ms_b1", 0.1)),
+    ("measured-serverless-import", {"deployment_targets": ["serverless"]},
+     ("pytorch", None, "import_s", 0.1)),
+    ("measured-litert-smaller-artifacts", {"priorities": ["small_footprint"]},
+     ("tensorflow", "litert_int8", "artifact_bytes", 0.1)),
+    ("measured-pytorch-faster-training", {"priorities": ["iteration_speed"]},
+     ("pytorch", "eager", "train_step_ms_b32", 0.1)),
+    ("measured-tensorflow-faster-training", {"priorities": ["iteration_speed"]},
+     ("tensorflow", "eager", "train_step_ms_b32", 0.01)),
+]
+
+
+@pytest.mark.parametrize(("rule_id", "answers", "change"), CASES)
+def test_evidence_rule_fires_on_a_usable_verdict_and_only_then(rule_set, recorded, rule_id,
+                                                               answers, change):
     raw = {**base_answers(), **answers}
     framework, variant, metric, factor = change
-    document = scaled(recorded, framework, variant, metric, factor)
-    assert rule_id in fired(rule_set, raw, document)
+    assert rule_id in fired(rule_set, raw, derive(recorded, scale(*change)))
     assert rule_id not in fired(rule_set, raw, None)
-    assert rule_id not in fired(rule_set, raw, dropped(document, metric))
+    assert rule_id not in fired(rule_set, raw, derive(recorded, drop(metric)))
+    # the same numbers from a contended run score nothing, and the report says why
+    contended = derive(recorded, scale(*change), quiet=False)
+    if contended.contention is None or not contended.contention.contended:
+        contended = _contended(contended)
+    rec = recommend(rule_set, raw, contended)
+    assert rule_id not in {r.rule_id for r in rec.reasons}
+    assert any("contended run" in s.why for s in rec.evidence.set_aside)
+    assert rec.evidence.contended
+    # and so does a noisy series
+    noisy = derive(recorded, scale(*change), steady=False)
+    if _fact(rule_set, rule_id, raw, noisy).set_aside:
+        assert rule_id not in fired(rule_set, raw, noisy)
+
+
+def _contended(document: ProbeRunDocument) -> ProbeRunDocument:
+    data = document.to_json()
+    data["contention"]["run"]["others_cores"] = 1.5
+    data["contention"]["contended"] = True
+    return ProbeRunDocument.model_validate(data)
+
+
+def _fact(rule_set, rule_id, raw, document):
+    loaded = next(r for r in rule_set.rules if r.rule.id == rule_id)
+    numbers = MeasuredNumbers(document, rule_set.policy)
+    return numbers.fact(loaded.condition.measures[0], raw)
+
+
+def test_two_draws_of_one_series_never_score(rule_set, recorded):
+    # PyTorch's best throughput series copied onto TensorFlow's: the same distribution on
+    # both sides must not give either framework a lead, whatever the point values say.
+    def same(data):
+        src = {m["model"]: m for m in data["measurements"]
+               if (m["framework"], m["variant"], m["metric"]) ==
+               ("pytorch", "onnxruntime", "throughput_sps_b32")}
+        for m in data["measurements"]:
+            if m["framework"] == "tensorflow" and m["metric"] == "throughput_sps_b32":
+                m["samples"] = [list(reversed(r)) for r in src[m["model"]]["samples"]]
+            elif m["framework"] == "pytorch" and m["metric"] == "throughput_sps_b32" \
+                    and m["variant"] != "onnxruntime":
+                m["samples"] = [[x * 0.5 for x in r] for r in m["samples"]]
+    doc = derive(recorded, same)
+    raw = {**base_answers(), "priorities": ["inference_throughput"]}
+    rules = fired(rule_set, raw, doc)
+    assert "measured-tensorflow-throughput-lead" not in rules
+    assert "measured-pytorch-throughput-lead" not in rules
 
 
 def test_every_evidence_rule_is_covered_by_a_test(rule_set):
     evidence_rules = {r.rule.id for r in rule_set.rules if r.condition.measures}
-    cases = test_evidence_rule_fires_on_its_measurement_and_only_with_it.pytestmark[0].args[1]
-    tested = {case[0] for case in cases}
-    assert evidence_rules == tested
+    assert evidence_rules == {case[0] for case in CASES}
 
 
-def test_latency_budget_is_compared_with_measured_p95(rule_set, recorded):
+def test_budget_uses_the_users_workload_and_names_the_machine(rule_set, quiet):
     raw = {**base_answers(), "model_family": "vision_cnn", "latency_budget_ms": 0.1}
-    rec = score_answers(rule_set, validate_answers(rule_set.questionnaire, raw), recorded)
+    rec = recommend(rule_set, raw, quiet)
     texts = {h.id: h.text for h in rec.evidence.highlights}
-    numbers = MeasuredNumbers(recorded)
+    numbers = MeasuredNumbers(quiet, rule_set.policy)
     for framework in ("pytorch", "tensorflow"):
-        p95, variant = numbers.value(Side(framework=framework, variant="best"), "latency_ms_b1",
-                                     "cnn", "p95")
-        verdict = "within" if p95 <= 0.1 else "over"
-        assert f"is {verdict} your 0.1 ms budget" in texts[f"budget-{framework}"]
-        assert variant in texts[f"budget-{framework}"]
-    assert "parity" in texts
+        p95, variant, _ = numbers.value(Side(framework=framework, variant="best"),
+                                        "latency_ms_b1", "cnn", "p95")
+        text = texts[f"budget-{framework}"]
+        assert f"is {'within' if p95 <= 0.1 else 'over'} your 0.1 ms budget" in text
+        assert variant in text and quiet.environment.cpu_model in text
+        assert "smoke-set cnn, a toy model" in text
+    workload = rec.evidence.workload
+    assert workload["smoke_only"] and workload["workload"] == "vision" and workload["model"] == "cnn"
+    assert any(n.startswith("Smoke set only") for n in rec.evidence.notes)
+
+
+def test_a_measured_workload_is_used_first_and_a_proxy_is_named(rule_set, quiet):
+    # Relabel the smoke cnn as the vision workload: the same numbers then speak for
+    # vision teams, and for diffusion teams as a named proxy.
+    data = quiet.to_json()
+    for item in data["measurements"] + data["failures"] + data["comparisons"]:
+        if item.get("model") == "cnn":
+            item["model"] = "vision"
+    doc = ProbeRunDocument.model_validate(data)
+    rec = recommend(rule_set, {**base_answers(), "model_family": "diffusion"}, doc)
+    assert rec.evidence.workload["model"] == "vision" and rec.evidence.workload["proxy"]
+    assert "proxy" in rec.evidence.workload["text"]
+    assert not rec.evidence.workload["smoke_only"]
+    texts = " ".join(h.text for h in rec.evidence.highlights)
+    assert "vision workload (a proxy)" in texts
 
 
 def test_no_probe_run_means_no_evidence(rule_set):

@@ -4,6 +4,8 @@ schema round trip, forced crash and timeout recorded with the rest kept."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import psutil
 import pytest
@@ -110,6 +112,11 @@ def test_malformed_documents_are_refused_with_the_field(full_run):
     data["measurements"][0]["value"] = "fast"
     with pytest.raises(ProbeDocumentError, match="measurements.0.value"):
         parse_probe_document(data)
+    data = full_run.to_json()
+    data["comparisons"][0]["verdict"] = "tie" if data["comparisons"][0]["verdict"] != "tie" \
+        else "faster"
+    with pytest.raises(ProbeDocumentError, match="comparisons.0"):
+        parse_probe_document(data)
     with pytest.raises(ProbeDocumentError, match="schema"):
         parse_probe_document({**full_run.to_json(), "schema": "something-else@9"})
 
@@ -144,3 +151,56 @@ def test_a_hang_times_out_is_killed_and_the_other_framework_still_runs():
     assert tf == set(VARIANTS["tensorflow"])
     assert document.status == "partial"
     assert not _worker_processes()
+
+
+def test_timed_measurements_keep_raw_samples_and_comparisons_carry_intervals(full_run):
+    timed = [m for m in full_run.measurements
+             if m.metric in ("latency_ms_b1", "throughput_sps_b32", "train_step_ms_b32")]
+    assert timed
+    for m in timed:
+        assert m.samples and sum(len(r) for r in m.samples) >= min(m.stats.n, 5)
+    keys = {(c.metric, c.model, c.candidate.framework, c.candidate.chosen_as or c.candidate.variant,
+             c.baseline.framework, c.baseline.chosen_as or c.baseline.variant)
+            for c in full_run.comparisons}
+    for model in MODELS:
+        # a variant over eager, XLA over plain graphs, and one framework over the other
+        assert ("latency_ms_b1", model, "pytorch", "compile", "pytorch", "eager") in keys
+        assert ("throughput_sps_b32", model, "tensorflow", "xla", "tensorflow", "function") in keys
+        assert ("latency_ms_b1", model, "tensorflow", "eager", "pytorch", "eager") in keys
+        assert ("throughput_sps_b32", model, "tensorflow", "best", "pytorch", "best") in keys
+    for c in full_run.comparisons:
+        assert c.ci95[0] <= c.ci95[1]
+        assert c.verdict in ("faster", "slower", "tie", "inconclusive")
+    assert full_run.settings.rounds == 1 and full_run.contention is not None
+
+
+def test_interleaved_rounds_alternate_the_frameworks():
+    from probes.runner import interleaved_order
+
+    assert interleaved_order(["pytorch", "tensorflow"], 3) == [
+        "pytorch", "tensorflow", "tensorflow", "pytorch", "pytorch", "tensorflow"]
+
+
+def test_a_run_under_a_cpu_hog_is_contended_and_scores_no_evidence(rule_set):
+    from app.decision.questionnaire import validate_answers
+    from app.decision.scoring import score_answers
+    from tests.conftest import base_answers
+
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    try:
+        document = run_probes(models=["mlp"], mode="test", timeout_s=600)
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+    contention = document.contention
+    assert contention.contended
+    assert contention.run.others_cores >= 0.5  # two busy loops on a 2-core machine
+    assert set(contention.per_framework) == {"pytorch", "tensorflow"}
+    raw = {**base_answers(), "priorities": ["low_latency", "inference_throughput",
+                                            "iteration_speed", "small_footprint"]}
+    rec = score_answers(rule_set, validate_answers(rule_set.questionnaire, raw), document)
+    assert not [r for r in rec.reasons if r.evidence]
+    assert rec.evidence.contended and rec.evidence.set_aside
+    assert all("contended run" in s.why for s in rec.evidence.set_aside)
+    assert any(n.startswith("Contended:") for n in rec.evidence.notes)

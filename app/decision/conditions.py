@@ -10,8 +10,14 @@ Forms (``Q`` is a question id):
   {question: Q, lt|lte|gt|gte: N}     numeric comparison
   {question: Q, answered: true|false} whether the question was answered
   {all: [C, ...]}, {any: [C, ...]}, {not: C}
-  {measured: M, lt|lte|gt|gte: N}     a probe measurement (see app/evidence.py);
-                                      false when the measurement does not exist
+  {measured: M, verdict: V [, by_at_least: R]}
+                                      a measured speed-up's stored comparison has verdict V
+                                      (faster, slower, tie; or a list) and, with by_at_least,
+                                      the low end of its 95% interval is at least R
+  {measured: M, lt|lte|gt|gte: N}     a measured plain value (not a speed-up: those are
+                                      judged by their interval, never by a point value)
+  Measured conditions are false when the measurement does not exist or the evidence sets
+  it aside (contended run, noisy series, inconclusive comparison: app/decision/evidence.py).
 A comparison on an unanswered question is false.
 """
 
@@ -110,26 +116,63 @@ def _combine(conjunction: bool, parts: list[Predicate]) -> Predicate:
     return some
 
 
+VERDICTS = ("faster", "slower", "tie")
+
+
 def _compile_measured(raw: Mapping[str, Any], path: str, out: CompiledCondition) -> Predicate:
-    ops = set(raw) - {"measured"}
-    if len(ops) != 1 or not ops <= set(COMPARATORS):
-        raise ConditionError(f"{path}: a measured condition takes exactly one of lt, lte, gt, gte")
-    op = ops.pop()
-    limit = raw[op]
-    if isinstance(limit, bool) or not isinstance(limit, int | float):
-        raise ConditionError(f"{path}.{op}: must be a number")
     try:
         measure = parse_measure(raw["measured"])
     except ValueError as exc:
         raise ConditionError(f"{path}.measured: {exc}") from None
+    ops = set(raw) - {"measured"}
+    if "verdict" in ops:
+        return _compile_verdict(raw, path, out, measure, ops)
+    if len(ops) != 1 or not ops <= set(COMPARATORS):
+        raise ConditionError(f"{path}: a measured condition takes verdict (with optional "
+                             "by_at_least) or exactly one of lt, lte, gt, gte")
+    if measure.kind == "speedup":
+        raise ConditionError(f"{path}: a speed-up is judged by its 95% interval: use "
+                             "'verdict: faster' (and 'by_at_least') instead of a comparison")
+    op = ops.pop()
+    limit = raw[op]
+    if isinstance(limit, bool) or not isinstance(limit, int | float):
+        raise ConditionError(f"{path}.{op}: must be a number")
     out.measures.append(measure)
     compare = COMPARATORS[op]
 
     def predicate(answers: Mapping[str, Any], lookup: MeasureLookup | None) -> bool:
         if lookup is None:
             return False
-        value = lookup(measure)
-        return value is not None and compare(value, limit)
+        fact = lookup(measure, answers)
+        return fact is not None and fact.usable and compare(fact.value, limit)
+
+    return predicate
+
+
+def _compile_verdict(raw: Mapping[str, Any], path: str, out: CompiledCondition, measure: Measure,
+                     ops: set[str]) -> Predicate:
+    if measure.kind != "speedup":
+        raise ConditionError(f"{path}.verdict: only a speed-up has a verdict")
+    if ops - {"verdict", "by_at_least"}:
+        raise ConditionError(f"{path}: unexpected {sorted(ops - {'verdict', 'by_at_least'})} "
+                             "beside verdict")
+    wanted = raw["verdict"]
+    wanted = (wanted,) if isinstance(wanted, str) else tuple(wanted or ())
+    if not wanted or not set(wanted) <= set(VERDICTS):
+        raise ConditionError(f"{path}.verdict: expected one or more of {', '.join(VERDICTS)}")
+    floor = raw.get("by_at_least")
+    if floor is not None and (isinstance(floor, bool) or not isinstance(floor, int | float)
+                              or floor <= 0):
+        raise ConditionError(f"{path}.by_at_least: must be a positive number (a ratio)")
+    out.measures.append(measure)
+
+    def predicate(answers: Mapping[str, Any], lookup: MeasureLookup | None) -> bool:
+        if lookup is None:
+            return False
+        fact = lookup(measure, answers)
+        if fact is None or not fact.usable or fact.verdict not in wanted:
+            return False
+        return floor is None or (fact.ci95 is not None and fact.ci95[0] >= floor)
 
     return predicate
 

@@ -9,23 +9,26 @@ A measure is either a plain value or a speed-up of one variant over another:
 
 ``variant: best`` is the framework's best variant for that metric. A speed-up is
 "how many times better": baseline/candidate for lower-is-better metrics
-(latencies), candidate/baseline for higher-is-better ones (throughput). Without
-``model`` the measure is the geometric mean over every model measured for both
-sides, so one model cannot dominate.
+(latencies), candidate/baseline for higher-is-better ones (throughput). It is read
+from the run's stored comparison (ratio of medians, bootstrap 95% interval, verdict),
+never recomputed from point values. Without ``model`` the measure is about the user's
+workload: the workload the policy maps their model family to, else its smoke-set model.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from app.decision.probe_document import ModelName
 
 # What the probes measure is defined once, by the probes (this imports no framework).
 from probes.plan import VARIANTS
 
 Framework = Literal["pytorch", "tensorflow"]
-ModelName = Literal["mlp", "cnn", "transformer"]
 Stat = Literal["p50", "p90", "p95", "p99", "mean", "value"]
 
 # Metric name -> (unit, higher_is_better). Public names: see shared/spec.md §5.
@@ -39,6 +42,8 @@ METRICS: dict[str, tuple[str, bool]] = {
     "peak_rss_mb": ("MB", False),
     "artifact_bytes": ("bytes", False),
     "parity_max_abs_diff": ("abs", False),
+    "prefill_ms": ("ms", False),
+    "decode_tokens_per_s": ("tokens/s", True),
 }
 
 
@@ -98,7 +103,49 @@ class Measure(BaseModel):
         )
 
 
-MeasureLookup = Callable[[Measure], float | None]
+@dataclass(frozen=True)
+class Fact:
+    """What a run says about one measure for one user's workload.
+
+    For a speed-up: the stored comparison's ratio, interval and verdict; for a value: the
+    number. `set_aside` says in plain words why the advice may not take points from it
+    (contended run, noisy series, inconclusive comparison); None when it is usable."""
+
+    value: float
+    model: str
+    ci95: tuple[float, float] | None = None
+    verdict: str | None = None
+    set_aside: str | None = None
+    note: str | None = None  # e.g. "one round": shown, not a reason to set it aside
+
+    @property
+    def usable(self) -> bool:
+        return self.set_aside is None
+
+
+# (measure, the answers being scored) -> the fact, or None when it was not measured.
+MeasureLookup = Callable[[Measure, Mapping[str, Any]], Fact | None]
+
+
+class WorkloadChoice(BaseModel):
+    """Which probe numbers speak for a model family (rules/policy.yaml)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    workload: ModelName
+    smoke: ModelName = Field(description="the smoke-set model used when the workload is unmeasured")
+    proxy: bool = Field(False, description="the workload only stands in for this family")
+    why: str | None = None
+
+
+class EvidencePolicy(BaseModel):
+    """When measured numbers may move the advice (rules/policy.yaml `evidence`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    contended_other_cores: float = Field(gt=0)
+    contended_why: str
+    noisy_cv: float = Field(gt=0, lt=1)
+    noisy_why: str
+    inconclusive_why: str
 
 
 def parse_measure(raw: Any) -> Measure:

@@ -81,10 +81,14 @@ class Flip(_Out):
     scores: dict[str, int]
 
 
+ClaimOutcome = Literal["holds", "does_not_hold", "inconclusive", "not_measured"]
+
+
 class ClaimModelVerdict(_Out):
     model: str | None
-    verdict: Literal["holds", "does_not_hold", "not_measured"]
-    value: float | None
+    verdict: ClaimOutcome = Field(description="from the 95% interval against the threshold")
+    value: float | None = Field(description="ratio of medians")
+    ci95: list[float] | None = None
     detail: str
 
 
@@ -93,10 +97,12 @@ class ClaimVerdict(_Out):
     claim: str
     measured: str
     threshold: str
-    verdict: Literal["holds", "does_not_hold", "mixed", "not_measured"]
+    verdict: ClaimOutcome
     per_model: list[ClaimModelVerdict]
     why: str
     sources: list[str]
+    scope: str = Field("", description="which models it was checked on, in words: the workloads "
+                                       "it is about, or only the smoke set")
 
 
 class Highlight(_Out):
@@ -106,12 +112,25 @@ class Highlight(_Out):
     unit: str | None = None
 
 
+class SetAside(_Out):
+    what: str
+    why: str
+
+
 class Evidence(_Out):
     probe_run_id: str | None
     chosen: str = Field(description="how the probe run was chosen: 'requested' or 'latest'")
     environment: dict[str, Any]
     highlights: list[Highlight]
     claims: list[ClaimVerdict]
+    workload: dict[str, Any] = Field(default_factory=dict, description=(
+        "the probe model whose numbers speak for the user's model family: model, family, "
+        "proxy, smoke_only, text"))
+    contended: bool = Field(False, description="other processes used a meaningful share of the CPU")
+    set_aside: list[SetAside] = Field(default_factory=list, description=(
+        "measured comparisons the advice took no points from, and why"))
+    notes: list[str] = Field(default_factory=list, description=(
+        "plain-word caveats: smoke set only, contended, noisy, inconclusive, one round"))
 
 
 class Recommendation(_Out):

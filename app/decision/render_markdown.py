@@ -125,20 +125,33 @@ def render_markdown(rec: Recommendation, *, title: str | None = None,
         ev = rec.evidence
         lines += ["## Measured on this machine", ""]
         env = ev.environment
-        # The environment comes from the probe document, which may have been imported.
-        lines.append(f"Probe run `{ev.probe_run_id}` ({ev.chosen}), {_escape(env.get('cpu_model'))}, "
-                     f"{_escape(env.get('threads'))} thread(s), "
-                     + ", ".join(f"{_escape(LABELS.get(k, k))} {_escape(v)}" for k, v in
-                                 (env.get("frameworks") or {}).items()) + ".")
+        frameworks = ", ".join(f"{LABELS.get(k, k)} {v}" for k, v in
+                               (env.get("frameworks") or {}).items())
+        lines.append(f"Probe run `{_escape(str(ev.probe_run_id))}` ({_escape(ev.chosen)}), "
+                     f"{_escape(str(env.get('cpu_model')))}, {env.get('threads')} thread(s), "
+                     f"{_escape(frameworks)}, {_escape(str(env.get('mode')))} mode.")
         lines.append("")
+        if ev.workload.get("text"):
+            lines += [f"**Your workload:** {_escape(ev.workload['text'])}", ""]
+        for note in ev.notes:
+            lines.append(f"> {_escape(note)}")
+        if ev.notes:
+            lines.append("")
         for h in ev.highlights:
             lines.append(f"- {_escape(h.text)}")
-        lines += ["", "### Popular claims checked", "", "| Claim | Measured | Verdict |",
-                  "|---|---|---|"]
+        if ev.set_aside:
+            lines += ["", "### Set aside (shown, not scored)", ""]
+            for item in ev.set_aside:
+                lines.append(f"- {_escape(item.what)}: {_escape(item.why)}")
+        lines += ["", "### Popular claims checked", "",
+                  "Verdicts come from the 95% interval: holds, does not hold, inconclusive (the "
+                  "interval straddles the threshold) or not measured.", "",
+                  "| Claim | Measured | Verdict |", "|---|---|---|"]
         for claim in ev.claims:
             per = "; ".join(f"{r.model}: {r.detail}" for r in claim.per_model)
             check = describe_claim(claim) if describe_claim else claim.threshold
-            lines.append(f"| {_escape(claim.claim)} ({_escape(check)}) | {_escape(per)} | "
+            scope = f" — {claim.scope}" if claim.scope else ""
+            lines.append(f"| {_escape(claim.claim)} ({_escape(check)}) | {_escape(per + scope)} | "
                          f"{claim.verdict.replace('_', ' ')} |")
         lines.append("")
     return "\n".join(lines)

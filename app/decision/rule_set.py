@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from app.decision.conditions import CompiledCondition, ConditionError, Predicate, compile_condition
 from app.decision.errors import Problem, RulesError
-from app.decision.measures import Measure, parse_measure
+from app.decision.measures import EvidencePolicy, Measure, WorkloadChoice, parse_measure
+from app.decision.probe_document import ModelName
 from app.decision.questionnaire import Question, Questionnaire
 
 SHIPPED_RULES_DIR = Path(__file__).resolve().parents[2] / "rules"
@@ -107,8 +108,12 @@ class Claim(Sourced):
     id: str = Field(pattern=KEBAB)
     claim: str = Field(min_length=5)
     measured: Any
-    holds_when: dict[Literal["lt", "lte", "gt", "gte"], float] = Field(min_length=1)
+    holds_when: dict[Literal["lt", "lte", "gt", "gte"], float] = Field(min_length=1, max_length=1)
     per_model: bool = True
+    # Evidence (issue 10): the representative workloads a claim is about, and the smoke-set
+    # models it falls back to (and says so) when none of them was measured.
+    workloads: tuple[ModelName, ...] = ()
+    smoke: tuple[ModelName, ...] = ("mlp", "cnn", "transformer")
 
 
 class Group(BaseModel):
@@ -155,7 +160,10 @@ class Policy(BaseModel):
     confidence: ConfidencePolicy
     flips: FlipPolicy
     stages: tuple[str, ...]
-    probe_model_for_family: dict[str, Literal["mlp", "cnn", "transformer"]]
+    # Evidence (issue 10): family -> workload map (with proxies and smoke fallbacks, key
+    # "default" for an unanswered family) and when measured numbers may score.
+    probe_model_for_family: dict[str, WorkloadChoice]
+    evidence: EvidencePolicy
 
 
 @dataclass(frozen=True)

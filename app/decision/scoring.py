@@ -102,7 +102,7 @@ def score_answers(
     provisional: bool = False,
 ) -> Recommendation:
     """Return the Recommendation for validated answers, with evidence when a probe run is given."""
-    lookup = measure_lookup(probe_run)
+    lookup = measure_lookup(probe_run, rule_set)  # evidence gate: app/decision/evidence.py
     fired = fired_rules(rule_set, answers, lookup)
     raw = group_points(fired)
     scores = capped_scores(rule_set.policy, raw)

@@ -43,6 +43,7 @@ from app.web.openapi_answers import answers_schema
 from app.web.probe_worker import ProbeWorker
 from app.web.render_cache import RenderCache
 from app.web.security import RateLimiter, SecurityMiddleware
+from probes.stale import clean_stale_dirs
 
 STATIC = Path(__file__).resolve().parents[2] / "static"
 STORABLE_MOMENT = r"^(200[1-9]|20[1-9][0-9]|21[0-8][0-9]|219[0-8])-.*(Z|z|[+-][0-9]{2}:?[0-9]{2})$"
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None, *, run_probe_worker: bool = Tru
     # The server's own agent exists even where this process runs no worker: runs routed to
     # it (and the latest of them, the default evidence) are told apart from other machines'.
     agents.ensure_builtin(sessions, settings.server_agent_name, list(settings.server_agent_labels))
+    clean_stale_dirs()  # probe directories a killed server left behind (owner process dead)
     limiter = RateLimiter(settings.rate_limit_enabled, {
         "reports": (settings.rate_limit_reports_per_minute, 60.0),
         "probe_runs": (settings.rate_limit_probe_runs_per_hour, 3600.0),
