@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Annotated, Any
 
@@ -102,6 +103,31 @@ def read(run_id: str, context: ContextDep) -> ProbeRunPublic:
     return run_public(context, row)
 
 
+MAX_PROBLEMS = 20
+
+
+def parse_import(body: bytes) -> ProbeRunDocument:
+    """Return the validated document, or raise a 422 naming each bad field (at most
+    MAX_PROBLEMS, never echoing the input: NaN cannot even be written back as JSON)."""
+    try:
+        # json.loads accepts NaN and Infinity as careless exporters write them, so that the
+        # model can refuse them by field name instead of failing on the whole body.
+        data = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise RequestValidationError([{"loc": ("body",), "msg": f"invalid JSON: {exc}"[:200],
+                                       "type": "json_invalid"}]) from None
+    try:
+        return ProbeRunDocument.model_validate(data)
+    except ValidationError as exc:
+        problems = exc.errors(include_url=False, include_input=False, include_context=False)
+        detail = [{"loc": ("body", *e["loc"]), "msg": e["msg"], "type": e["type"]}
+                  for e in problems[:MAX_PROBLEMS]]
+        if len(problems) > MAX_PROBLEMS:
+            detail.append({"loc": ("body",), "msg": f"{len(problems) - MAX_PROBLEMS} more "
+                           "problems not listed", "type": "too_many_problems"})
+        raise RequestValidationError(detail) from None
+
+
 @router.post("/import", status_code=201, responses=errors(400, 413, 422, 429),
              response_model=ProbeRunPublic, openapi_extra=body_schema("ProbeRunDocument"),
              dependencies=[rate_limited("probe_runs")],
@@ -119,11 +145,9 @@ async def import_document(request: Request, context: ContextDep) -> Response:
 
 
 def _import(context: ServiceContext, body: bytes) -> bytes:
-    # The body is validated against the framework-advisor/probe-run@1 schema by its model.
-    try:
-        document = ProbeRunDocument.model_validate_json(body)
-    except ValidationError as exc:
-        raise RequestValidationError(validation_errors(exc)) from None
+    # Validated against framework-advisor/probe-run@1 (issue 10b/12): finite, positive timings
+    # and rates, bounded strings, UTC timestamps in order; NaN refused by field name.
+    document = parse_import(body)
     try:
         row = probe_runs.store_imported(context.sessions, document.to_json())
     except OutOfRange as exc:
