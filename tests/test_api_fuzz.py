@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import schemathesis
 from hypothesis import HealthCheck, settings
+from schemathesis.checks import positive_data_acceptance
 
 from app.settings import Settings
 from app.web.main import create_app
@@ -27,4 +28,8 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", make_app())
 @schema.parametrize()
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 def test_api_never_errors_and_keeps_its_schema(case):
-    case.call_and_validate()
+    # A probe document's finished_at must not precede its started_at (issue 12): a rule
+    # across two fields that JSON Schema cannot state, so schema-valid documents may be
+    # refused there with 422; every other check still applies to the import.
+    excluded = [positive_data_acceptance] if case.path == "/api/v1/probe-runs/import" else []
+    case.call_and_validate(excluded_checks=excluded)

@@ -101,37 +101,50 @@ class Stats(_Strict):
 
 
 # The smoke set and the representative workloads (probes/plan.py MODELS; spec §5).
-Model = Literal["mlp", "cnn", "transformer", "tabular", "recommender", "vision", "encoder", "decoder"]
+Model = ModelName
 
 
-class Measurement(_Strict):
+# Metric names (spec §5). Timings, rates and sizes are positive; differences may be zero.
+# Keeping the two kinds apart in the schema lets a client see the rule, not just meet it.
+# Throughput and training batches differ per workload (probes/plan.py SIZING, issue 10a).
+MEASURED_METRICS = ("import_s", "first_call_ms", "latency_ms_b1", "compile_s", "peak_rss_mb",
+                    "artifact_bytes", "prefill_ms", "decode_tokens_per_s", "int8_quantized_convs",
+                    *(f"throughput_sps_b{b}" for b in (1, 4, 8, 16, 32, 64, 128, 256)),
+                    *(f"train_step_ms_b{b}" for b in (1, 4, 8, 16, 32, 64, 128, 256)))
+DIFF_METRICS = ("parity_max_abs_diff", "output_max_abs_diff", "parity_token_mismatches")
+RoundSamples = Annotated[list[Positive], Field(min_length=1, max_length=MAX_KEPT_SAMPLES)]
+
+
+class _MeasurementBase(_Strict):
     framework: Literal["pytorch", "tensorflow", "both"] = Field(
         description="'both' for comparisons between the frameworks (parity)")
     model: ModelName | None = None
     variant: Name | None = None
-    metric: Name
     unit: str = Field(max_length=16)
-    value: Number = Field(description="the headline number: p50 for timing distributions")
     stats: Stats | None = None
     noisy: StrictBool = Field(False, description="coefficient of variation of 15% or more")
     batch_size: count(ge=1, le=10**6) | None = None
-    samples: list[list[Positive]] | None = Field(
+    samples: list[RoundSamples] | None = Field(
         None, max_length=MAX_ROUNDS,
         description="raw samples in the metric's unit, one list per round (fresh subprocess); "
                     f"every sample, or every k-th in time order when more than {MAX_KEPT_SAMPLES}")
 
-    @model_validator(mode="after")
-    def _sane(self) -> Measurement:
-        # Timings, rates and sizes are positive; only differences (parity) may be zero.
-        if self.metric.endswith("_diff"):
-            if self.value < 0:
-                raise ValueError("value: a difference cannot be negative")
-        elif not 1e-9 <= self.value <= 1e15:
-            raise ValueError("value: timings, rates and sizes must be positive (1e-9 to 1e15)")
-        for i, kept in enumerate(self.samples or ()):
-            if not 1 <= len(kept) <= MAX_KEPT_SAMPLES:
-                raise ValueError(f"samples.{i}: 1 to {MAX_KEPT_SAMPLES} samples per round")
-        return self
+
+class Measurement(_MeasurementBase):
+    """A timing, rate or size: positive, finite."""
+
+    metric: Literal[MEASURED_METRICS]  # type: ignore[valid-type]
+    value: Positive = Field(description="the headline number: p50 for timing distributions")
+
+
+class DiffMeasurement(_MeasurementBase):
+    """A difference between outputs: zero or more."""
+
+    metric: Literal[DIFF_METRICS]  # type: ignore[valid-type]
+    value: Number = Field(ge=0, le=1e15, description="largest absolute difference")
+
+
+AnyMeasurement = Annotated[Measurement | DiffMeasurement, Field(discriminator="metric")]
 
 
 class Failure(_Strict):
@@ -167,13 +180,11 @@ class Comparison(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> Comparison:
-        # Imported verdicts must follow from their intervals, so nothing scores on a
-        # verdict its own numbers do not support.
-        low, high = self.ci95
-        if low > high:
-            raise ValueError("ci95: low end above high end")
-        if self.verdict != verdict_for(low, high):
-            raise ValueError(f"verdict: {self.verdict!r} does not follow from ci95 {[low, high]}")
+        # The verdict is a function of the interval: recomputed on read, so an imported
+        # verdict can never claim more than its own numbers support.
+        low, high = sorted(self.ci95)
+        self.__dict__["ci95"] = (low, high)
+        self.__dict__["verdict"] = verdict_for(low, high)
         return self
 
     def key(self) -> tuple:
@@ -244,7 +255,7 @@ class ProbeRunDocument(_Strict):
     duration_s: Number = Field(ge=0)
     settings: ProbeSettings
     environment: Environment
-    measurements: list[Measurement] = Field(default_factory=list, max_length=5000)
+    measurements: list[AnyMeasurement] = Field(default_factory=list, max_length=5000)
     failures: list[Failure] = Field(default_factory=list, max_length=1000)
     comparisons: list[Comparison] = Field(default_factory=list, max_length=5000)
     contention: Contention | None = None
@@ -268,7 +279,7 @@ class ProbeRunDocument(_Strict):
 
     def find(
         self, framework: str, metric: str, variant: str | None = None, model: str | None = None
-    ) -> Measurement | None:
+    ) -> Measurement | DiffMeasurement | None:
         """Return the measurement with exactly these keys, if it was measured."""
         for m in self.measurements:
             if (m.framework, m.metric, m.variant, m.model) == (framework, metric, variant, model):
