@@ -56,6 +56,7 @@ class MeasuredNumbers:
                                                c.candidate.chosen_as),
                    _side_key(c.baseline.framework, c.baseline.variant, c.baseline.chosen_as))
             self._comparisons[key] = c
+        self._facts: dict[tuple[int, Any], Fact | None] = {}
         measured = {m.model for m in document.measurements if m.model}
         self.measured_models = measured
         contention = document.contention
@@ -141,7 +142,16 @@ class MeasuredNumbers:
 
     def fact(self, measure: Measure, answers: Mapping[str, Any]) -> Fact | None:
         """Return what the run says about a measure for this user, or None if unmeasured."""
-        model = measure.model or self.model_for(answers)
+        # Flips score many answer variants against one run: each fact is made once per
+        # measure (rule-set objects, alive as long as the rule set) and model family.
+        key = (id(measure), answers.get("model_family"))
+        try:
+            return self._facts[key]
+        except KeyError:
+            fact = self._facts[key] = self._fact(measure, measure.model or self.model_for(answers))
+            return fact
+
+    def _fact(self, measure: Measure, model: str) -> Fact | None:
         if measure.kind == "value":
             got = self.value(measure.side, measure.metric, model, measure.stat)
             if got is None:
