@@ -30,13 +30,15 @@ def rebuild(data: dict) -> ProbeRunDocument:
 
 def derive(document: ProbeRunDocument, change: Callable[[dict], None] | None = None, *,
            quiet: bool = True, steady: bool = True) -> ProbeRunDocument:
-    """Return a rebuilt copy: `steady` keeps each round's middle half of samples (a series
-    that is not noisy), `quiet` marks the run uncontended, `change` edits measurements."""
+    """Return a rebuilt copy: `steady` replaces each round's samples by a steady series
+    (±2%) around its recorded median, as a quiet machine would give (the recorded run was
+    made on a busy one); `quiet` marks the run uncontended; `change` edits measurements."""
     data = copy.deepcopy(document.to_json())
     if steady:
         for m in data["measurements"]:
-            if m.get("samples") and len(m["samples"][0]) >= 8:
-                m["samples"] = [sorted(r)[len(r) // 4: len(r) * 3 // 4] for r in m["samples"]]
+            if m.get("samples") and len(m["samples"][0]) >= 5:
+                m["samples"] = [[statistics.median(r) * (1 + 0.01 * (i % 5 - 2))
+                                 for i in range(len(r))] for r in m["samples"]]
     if change is not None:
         change(data)
     if quiet and data.get("contention"):

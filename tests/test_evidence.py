@@ -96,7 +96,7 @@ def fired(rule_set, raw, document) -> set[str]:
 
 CASES = [
     ("measured-compile-speedup", {"priorities": ["low_latency"]},
-     ("pytorch", "compile", "latency_ms_b1", 0.2)),
+     ("pytorch", "compile", "latency_ms_b1", 0.05)),
     ("measured-tensorflow-throughput-lead", {"priorities": ["inference_throughput"]},
      ("tensorflow", "litert", "throughput_sps_b32", 10)),
     ("measured-pytorch-throughput-lead", {"priorities": ["inference_throughput"]},

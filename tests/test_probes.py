@@ -197,7 +197,7 @@ def test_a_run_under_a_cpu_hog_is_contended_and_scores_no_evidence(rule_set):
     assert contention.run.others_cores >= 0.5  # two busy loops on a 2-core machine
     assert set(contention.per_framework) == {"pytorch", "tensorflow"}
     raw = {**base_answers(), "priorities": ["low_latency", "inference_throughput",
-                                            "iteration_speed", "small_footprint"]}
+                                            "iteration_speed"]}
     rec = score_answers(rule_set, validate_answers(rule_set.questionnaire, raw), document)
     assert not [r for r in rec.reasons if r.evidence]
     assert rec.evidence.contended and rec.evidence.set_aside
