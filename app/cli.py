@@ -178,6 +178,12 @@ def probe(
         document = run_probes(models, frameworks, "quick" if quick else "full", threads,
                               timeout or Settings().probe_timeout_s, on_progress=show)
     print_summary(document, out)
+    if document.contention is not None:
+        c = document.contention
+        worst = max([c.run.others_cores] + [u.others_cores for u in c.per_framework.values()])
+        out.print(("contended: " if c.contended else "quiet: ") + f"other processes used {worst:.2f} "
+                  f"of a core (threshold {c.threshold_cores:g})" + ("; these numbers are shown in "
+                  "reports but score no points" if c.contended else ""), highlight=False)
     if output is not None:
         output.write_text(json.dumps(document.to_json(), indent=1), encoding="utf-8")
         out.print(f"wrote {output}", highlight=False)
