@@ -104,3 +104,28 @@ def test_an_imported_verdict_is_recomputed_from_its_interval(client):
     assert imported.status_code == 201
     stored = imported.json()["results"]["comparisons"][0]
     assert stored["ci95"] == [0.8, 1.3] and stored["verdict"] == "inconclusive"
+
+
+def test_report_says_what_was_set_aside_and_why_in_html_json_and_markdown(client):
+    # The recorded run was made on this busy machine: contended, smoke set only.
+    imported = client.post("/api/v1/probe-runs/import", json=DOCUMENT).json()
+    answers = {"role": "startup", "team_experience": "neither", "team_size": "small",
+               "priorities": ["low_latency", "inference_throughput"],
+               "training_hardware": ["cpu"], "deployment_targets": ["batch"],
+               "cloud": "on_prem", "model_family": "vision_cnn", "uses_hub_models": False,
+               "needs_mlops_pipeline": False, "models_in_production": 1}
+    created = client.post("/api/v1/reports", json={"answers": answers,
+                                                    "probe_run_id": imported["id"]})
+    assert created.status_code == 201, created.text[:300]
+    report_id = created.json()["id"]
+    evidence = client.get(f"/r/{report_id}.json").json()["recommendation"]["evidence"]
+    assert evidence["contended"] and evidence["set_aside"]
+    assert evidence["workload"]["smoke_only"] and evidence["workload"]["model"] == "cnn"
+    assert not [r for r in client.get(f"/r/{report_id}.json").json()["recommendation"]["reasons"]
+                if r["evidence"]]
+    page = client.get(f"/r/{report_id}").text
+    markdown = client.get(f"/r/{report_id}.md").text
+    for text in (page, markdown):
+        assert "Smoke set only" in text and "Contended:" in text
+        assert "contended run: other processes kept" in text
+        assert "Set aside" in text and "inconclusive" in text
