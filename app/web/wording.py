@@ -131,6 +131,13 @@ def _condition(raw: Any, questions: Mapping[str, Question]) -> str:
     ops = [k for k in raw if k not in ("question", "measured")]
     op = ops[0] if ops else ""
     arg = raw.get(op)
+    if "measured" in raw and "verdict" in raw:
+        # Evidence conditions on a comparison's verdict (issue 10): the whole 95% interval counts.
+        verdicts = raw["verdict"] if isinstance(raw["verdict"], list) else [raw["verdict"]]
+        floor = raw.get("by_at_least")
+        words = f"measured {_measured_words(raw['measured'])} is {' or '.join(map(str, verdicts))}"
+        return words + (f" by at least {floor:g}× (whole 95% interval)" if floor else
+                        " (95% interval)")
     if "measured" in raw:
         return f"measured {_measured_words(raw['measured'])} is {COMPARISON_WORDS.get(op, op)} {arg:g}"
     question = questions.get(str(raw.get("question")))
