@@ -33,6 +33,12 @@ from app.decision.rule_set import Policy, RuleSet
 from probes.plan import VARIANTS
 
 LABELS = {"pytorch": "PyTorch", "tensorflow": "TensorFlow"}
+METRIC_WORDS = {
+    "latency_ms_b1": "median latency at batch 1", "throughput_sps_b32": "throughput at batch 32",
+    "train_step_ms_b32": "training step at batch 32", "import_s": "cold import time",
+    "artifact_bytes": "size on disk", "first_call_ms": "first call", "compile_s": "compile time",
+    "prefill_ms": "prefill time", "decode_tokens_per_s": "decode speed",
+}
 SWAP = {"faster": "slower", "slower": "faster", "tie": "tie", "inconclusive": "inconclusive"}
 ALL_MODELS = SMOKE_MODELS + WORKLOADS
 
@@ -226,11 +232,12 @@ def usable_facts(rule_set: RuleSet, answers: Mapping[str, Any], numbers: Measure
 
 def _describe(measure: Measure) -> str:
     side = f"{LABELS[measure.side.framework]} {measure.side.variant}"
+    metric = METRIC_WORDS.get(measure.metric, measure.metric)
     if measure.over is None:
-        return f"{side} {measure.metric}"
+        return f"{side} {metric}"
     over = (measure.over.variant if measure.over.framework == measure.side.framework
             else f"{LABELS[measure.over.framework]} {measure.over.variant}")
-    return f"{side} over {over}, {measure.metric}"
+    return f"{side} over {over}, {metric}"
 
 
 def _with_interval(what: str, fact: Fact) -> str:
