@@ -12,9 +12,16 @@ import numpy as np
 
 from app.decision.measures import METRICS
 from app.decision.statistics import compare
+from probes.plan import throughput_metric, train_metric
 
 TIMED = ("latency_ms_b1", "throughput_sps_b32", "train_step_ms_b32", "prefill_ms",
          "decode_tokens_per_s")
+
+
+def _timed_for(model: str) -> tuple[str, ...]:
+    # Workloads measure throughput and training at their own batch (probes/plan.py SIZING).
+    return tuple(dict.fromkeys(("latency_ms_b1", throughput_metric(model), train_metric(model),
+                                "prefill_ms", "decode_tokens_per_s")))
 # Pairs within one framework beyond "each variant over eager": (framework, candidate, baseline).
 WITHIN = (("tensorflow", "xla", "function"),)
 # Cross-framework pairs: (metric or None for every timed metric, tensorflow side, pytorch side).
@@ -23,6 +30,10 @@ CROSS = ((None, "eager", "eager"), (None, "best", "best"),
 # A verdict needs a few samples per side; sizes on disk are exact, one is enough.
 MIN_SAMPLES = 3
 EXACT = {"artifact_bytes"}
+
+def higher_is_better(metric: str) -> bool:
+    return METRICS[metric][1] if metric in METRICS else metric.startswith(("throughput_", "decode_"))
+
 
 Key = tuple[str, str | None, str | None, str]  # framework, model, variant, metric
 
@@ -39,7 +50,7 @@ def _usable(m: dict | None, metric: str) -> bool:
 
 
 def _best(index: dict[Key, dict], framework: str, model: str | None, metric: str) -> str | None:
-    higher = METRICS[metric][1]
+    higher = higher_is_better(metric)
     found = [(float(np.median(np.concatenate(_pooled(m)))), k[2])
              for k, m in index.items()
              if (k[0], k[1], k[3]) == (framework, model, metric) and _usable(m, metric)]
@@ -56,7 +67,7 @@ def _entry(index: dict[Key, dict], metric: str, model: str | None, cand: tuple[s
     if not (_usable(c, metric) and _usable(b, metric)):
         return None
     assert c is not None and b is not None
-    result = compare(_pooled(b), _pooled(c), higher_is_better=METRICS[metric][1])
+    result = compare(_pooled(b), _pooled(c), higher_is_better=higher_is_better(metric))
     rounds = min(len(_pooled(b)), len(_pooled(c)))
 
     def side(who: tuple[str, str | None], label: str | None) -> dict:
@@ -76,7 +87,7 @@ def comparisons(measurements: Iterable[dict], variants: dict[str, tuple[str, ...
     models = sorted({k[1] for k in index if k[1] is not None})
     out: list[dict | None] = []
     for model in models:
-        for metric in TIMED:
+        for metric in _timed_for(model):
             for framework, names in variants.items():
                 for variant in names:
                     if variant != "eager":

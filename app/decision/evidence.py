@@ -30,7 +30,7 @@ from app.decision.recommendation import (
     SetAside,
 )
 from app.decision.rule_set import Policy, RuleSet
-from probes.plan import VARIANTS
+from probes.plan import VARIANTS, throughput_metric, train_metric
 
 LABELS = {"pytorch": "PyTorch", "tensorflow": "TensorFlow"}
 METRIC_WORDS = {
@@ -102,6 +102,7 @@ class MeasuredNumbers:
         """Return (value, variant, measurement); 'best' picks the framework's best variant."""
         variants = VARIANTS[side.framework] if side.variant == "best" else (side.variant,)
         higher = METRICS[metric][1]
+        metric = _at_model_batch(metric, model)
         found: list[tuple[float, str, Measurement]] = []
         for variant in variants:
             m = self.measurement(side.framework, variant, metric, model)
@@ -117,12 +118,13 @@ class MeasuredNumbers:
         """Return the stored comparison for a speed-up, turned round if stored the other way."""
         assert measure.over is not None
         model_key = None if measure.metric == "import_s" else model
+        metric = _at_model_batch(measure.metric, model)
         cand = (measure.side.framework, measure.side.variant)
         base = (measure.over.framework, measure.over.variant)
-        found = self._comparisons.get((measure.metric, model_key, cand, base))
+        found = self._comparisons.get((metric, model_key, cand, base))
         if found is not None:
             return found
-        found = self._comparisons.get((measure.metric, model_key, base, cand))
+        found = self._comparisons.get((metric, model_key, base, cand))
         if found is None:
             return None
         low, high = found.ci95
@@ -187,6 +189,18 @@ class MeasuredNumbers:
 
     def lookup(self, measure: Measure, answers: Mapping[str, Any]) -> Fact | None:
         return self.fact(measure, answers)
+
+
+def _at_model_batch(metric: str, model: str | None) -> str:
+    """Rules name throughput and training at batch 32; a workload measures them at its own
+    realistic batch (probes/plan.py SIZING), which is what "at a realistic batch" means."""
+    if model is None:
+        return metric
+    if metric == "throughput_sps_b32":
+        return throughput_metric(model)
+    if metric == "train_step_ms_b32":
+        return train_metric(model)
+    return metric
 
 
 def measure_lookup(document: ProbeRunDocument | None, rule_set: RuleSet | None = None

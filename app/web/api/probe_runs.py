@@ -119,12 +119,11 @@ def parse_import(body: bytes) -> ProbeRunDocument:
     try:
         return ProbeRunDocument.model_validate(data)
     except ValidationError as exc:
-        problems = exc.errors(include_url=False, include_input=False, include_context=False)
-        detail = [{"loc": ("body", *e["loc"]), "msg": e["msg"], "type": e["type"]}
-                  for e in problems[:MAX_PROBLEMS]]
-        if len(problems) > MAX_PROBLEMS:
-            detail.append({"loc": ("body",), "msg": f"{len(problems) - MAX_PROBLEMS} more "
-                           "problems not listed", "type": "too_many_problems"})
+        detail = validation_errors(exc)
+        if len(detail) > MAX_PROBLEMS:
+            more = len(detail) - MAX_PROBLEMS
+            detail = detail[:MAX_PROBLEMS] + [{"loc": ("body",), "msg": f"{more} more problems "
+                                               "not listed", "type": "too_many_problems"}]
         raise RequestValidationError(detail) from None
 
 
