@@ -61,7 +61,10 @@ def _iso_utc(value: Any) -> Any:
         raise ValueError("expected an ISO 8601 date-time string")
     if parsed.tzinfo is None:
         raise ValueError("expected a UTC offset (e.g. +00:00)")
-    parsed = parsed.astimezone(dt.UTC)
+    try:
+        parsed = parsed.astimezone(dt.UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:59:59-14:00 is past year 9999 in UTC
+        raise ValueError("date-time outside 2000-2999") from None
     if not EARLIEST <= parsed <= LATEST:
         raise ValueError("date-time outside 2000-2999")
     return parsed
