@@ -168,10 +168,13 @@ def test_no_question_or_metric_id_is_visible_on_a_report(page, server, evidence_
     visible = sorted(i for i in ids if re.search(rf"\b{re.escape(i)}\b", text))
     assert visible == [], visible
     assert "->" not in text and " gte " not in text
-    assert page.locator("ul.flips li").count() >= 1
-    assert page.locator("ul.flips li").first.inner_text().startswith("If ")
-    assert re.search(r"(PyTorch|TensorFlow) \d+ – (PyTorch|TensorFlow) \d+$",
-                     page.locator("ul.flips li").first.inner_text())
+    # Flips are sentences in the questionnaire's words (their wording is checked for every
+    # example in tests/test_scoring.py); this report may or may not have any.
+    for item in page.locator("ul.flips li").all():
+        assert item.inner_text().startswith("If ")
+        assert re.search(r"(PyTorch|TensorFlow) \d+ – (PyTorch|TensorFlow) \d+", item.inner_text())
+    if page.locator("ul.flips li").count() == 0:
+        assert "would change the recommendation" in page.locator("#no-flips").inner_text()
 
 
 def test_on_a_phone_chart_text_stays_readable_and_stacked_rows_keep_labels(
@@ -197,6 +200,9 @@ def test_a_report_with_evidence_prints_in_at_most_six_pages(browser, server, evi
     page = context.new_page()
     page.goto(evidence_report)
     pdf = page.pdf(format="A4")
+    import os
+    if os.environ.get("ADVISOR_SAVE_PDF"):
+        open(os.environ["ADVISOR_SAVE_PDF"], "wb").write(pdf)
     pages = len(re.findall(rb"/Type\s*/Page(?![s\w])", pdf))
     assert 2 <= pages <= 6, pages
     page.emulate_media(media="print")
