@@ -5,6 +5,7 @@ start of another and two reports compare, no ids on the page, phone and print la
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from pathlib import Path
@@ -200,9 +201,8 @@ def test_a_report_with_evidence_prints_in_at_most_six_pages(browser, server, evi
     page = context.new_page()
     page.goto(evidence_report)
     pdf = page.pdf(format="A4")
-    import os
-    if os.environ.get("ADVISOR_SAVE_PDF"):
-        open(os.environ["ADVISOR_SAVE_PDF"], "wb").write(pdf)
+    if os.environ.get("ADVISOR_SAVE_PDF"):  # to look at it: pdftoppm -png FILE page
+        Path(os.environ["ADVISOR_SAVE_PDF"]).write_bytes(pdf)
     pages = len(re.findall(rb"/Type\s*/Page(?![s\w])", pdf))
     assert 2 <= pages <= 6, pages
     page.emulate_media(media="print")
