@@ -18,7 +18,7 @@ from app.decision.measures import MeasureLookup
 from app.decision.questionnaire import Answers, AnswerValue, Question
 from app.decision.recommendation import Flip
 from app.decision.rule_set import FRAMEWORKS, LoadedRule, RuleSet
-from app.decision.verdict import LABELS, Verdict, capped_scores, decide, group_points
+from app.decision.verdict import LABELS, Verdict, capped_scores, decide, group_points, winner
 
 
 class Alternative(NamedTuple):
@@ -94,6 +94,7 @@ def find_flips(rule_set: RuleSet, answers: Answers, lookup: MeasureLookup | None
     """Return every plausible single-answer change that changes the recommended framework."""
     policy = rule_set.policy
     base_raw = group_points(fired)
+    base_scores = capped_scores(policy, base_raw)
     fired_ids = {id(r) for r in fired}
     plain = answers.plain
     base_constraints = [c.rule for c in rule_set.constraints if c.condition.predicate(plain, None)]
@@ -119,23 +120,39 @@ def find_flips(rule_set: RuleSet, answers: Answers, lookup: MeasureLookup | None
                 changed.pop(question.id, None)
             else:
                 changed[question.id] = alt.value
-            raw = {g: dict(p) for g, p in base_raw.items()}
+            delta: dict[str, dict[str, int]] = {}
             for predicate, was, group, points in affected:
                 if predicate(changed, lookup) != was:
                     sign = -1 if was else 1
-                    bucket = raw.setdefault(group, dict.fromkeys(FRAMEWORKS, 0))
+                    bucket = delta.setdefault(group, dict.fromkeys(FRAMEWORKS, 0))
                     for framework, value in points.items():
                         bucket[framework] += sign * value
+            if not delta and not reads_constraints:
+                continue  # nothing that decides can have changed
             constraints = base_constraints
             if reads_constraints:
                 constraints = [c.rule for c in rule_set.constraints
                                if c.condition.predicate(changed, None)]
-            verdict = decide(policy, capped_scores(policy, raw), constraints, raw)
-            if verdict.recommended != base.recommended:
-                answer = list(alt.value) if isinstance(alt.value, tuple) else alt.value
-                found.append(Flip(question=question.id, answer=answer, change=alt.change,
-                                  text=_sentence(alt.text, verdict), recommended=verdict.recommended,
-                                  decided_by=verdict.decided_by, scores=verdict.scores))
+            # Only the groups that changed are re-capped; the rest keep their base share.
+            scores = dict(base_scores)
+            for group, change in delta.items():
+                cap = policy.groups[group].cap
+                before = base_raw.get(group, {})
+                for framework in FRAMEWORKS:
+                    old = before.get(framework, 0)
+                    scores[framework] += min(old + change[framework], cap) - min(old, cap)
+            if winner(policy, scores, constraints) == base.recommended:
+                continue
+            raw = {g: dict(p) for g, p in base_raw.items()}
+            for group, change in delta.items():
+                bucket = raw.setdefault(group, dict.fromkeys(FRAMEWORKS, 0))
+                for framework in FRAMEWORKS:
+                    bucket[framework] += change[framework]
+            verdict = decide(policy, scores, constraints, raw)
+            answer = list(alt.value) if isinstance(alt.value, tuple) else alt.value
+            found.append(Flip(question=question.id, answer=answer, change=alt.change,
+                              text=_sentence(alt.text, verdict), recommended=verdict.recommended,
+                              decided_by=verdict.decided_by, scores=verdict.scores))
         flips.extend(_nearest_numbers(question, plain.get(question.id), found))
     return flips
 

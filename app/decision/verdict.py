@@ -52,6 +52,15 @@ def tally(rule_set: RuleSet, fired: Sequence[LoadedRule]) -> dict[str, int]:
     return capped_scores(rule_set.policy, group_points(fired))
 
 
+def winner(policy: Policy, scores: Mapping[str, int], constraints: Sequence[ConstraintRule]) -> str:
+    """Return only the recommended framework (what `decide` recommends), cheaply, for flips."""
+    blocked = {c.framework for c in constraints if c.level == "blocking"}
+    if len(blocked) == 1:
+        return _other(next(iter(blocked)))
+    p, t = scores["pytorch"], scores["tensorflow"]
+    return policy.tie_break if p == t else ("pytorch" if p > t else "tensorflow")
+
+
 def decide(policy: Policy, scores: Mapping[str, int], constraints: Sequence[ConstraintRule],
            raw: Mapping[str, Mapping[str, int]] | None = None) -> Verdict:
     """Return the verdict: a blocking constraint on one framework decides; else the points."""
