@@ -188,3 +188,80 @@ def test_guard_index_fires_exactly_the_rules_a_full_scan_fires(rule_set):
             answers = validate_answers(candidate.questionnaire, raw)
             scan = [r for r in candidate.rules if r.condition.predicate(answers.plain, None)]
             assert fired_rules(candidate, answers, None) == scan
+
+
+def _random_answer_sets(rule_set, count: int, seed: int) -> list[dict]:
+    import random
+
+    rng = random.Random(seed)
+    out = [yaml.safe_load(p.read_text()) for p in EXAMPLES]
+    for _ in range(count):
+        raw = base_answers()
+        for question in rule_set.questionnaire.questions():
+            if question.type == "single" and (question.required or rng.random() < 0.7):
+                raw[question.id] = rng.choice(question.values)
+            elif question.type == "multi" and (question.required or rng.random() < 0.5):
+                plain = [v for v in question.values if v not in question.exclusive]
+                most = min(question.max_items or 3, 3, len(plain))
+                raw[question.id] = rng.sample(plain, rng.randint(1, most))
+            elif question.type == "boolean":
+                raw[question.id] = rng.choice([True, False])
+        raw["models_in_production"] = rng.choice([1, 19, 20, 21, 500])
+        if rng.random() < 0.5:
+            raw["peak_requests_per_second"] = rng.choice([10, 999, 1000, 1001, 50000])
+        out.append(raw)
+    return out
+
+
+def test_flips_equal_a_full_rescore_of_every_alternative(rule_set):
+    """Flips re-evaluate only the rules and constraints that name a changed value; a full
+    re-score of every plausible single change must find exactly the same flips."""
+    from app.decision.flips import alternatives
+    from app.decision.scoring import fired_constraints, fired_rules
+    from app.decision.verdict import outcome, tally
+
+    policy = rule_set.policy
+    for raw in _random_answer_sets(rule_set, 150, seed=5):
+        answers = validate_answers(rule_set.questionnaire, raw)
+        rec = score_answers(rule_set, answers)
+        expected: dict[str, list[tuple]] = {}
+        for question in rule_set.questionnaire.questions():
+            if question.id in policy.flips.fixed:
+                continue
+            current = answers.plain.get(question.id)
+            thresholds = sorted(rule_set.thresholds.get(question.id, ()))
+            for alt in alternatives(question, current, thresholds,
+                                    question.id in policy.flips.only_remove,
+                                    policy.flips.offer_unanswered):
+                changed = dict(answers.plain)
+                changed[question.id] = alt.value
+                again = validate_answers(rule_set.questionnaire, {
+                    k: list(v) if isinstance(v, tuple) else v for k, v in changed.items()})
+                scores = tally(rule_set, fired_rules(rule_set, again, None))
+                constraints = [c.rule for c in fired_constraints(rule_set, again.plain)]
+                recommended, decided_by = outcome(policy, scores, constraints)
+                if recommended != rec.recommended:
+                    answer = list(alt.value) if isinstance(alt.value, tuple) else alt.value
+                    expected.setdefault(question.id, []).append(
+                        (answer, recommended, decided_by, scores))
+        found: dict[str, list[tuple]] = {}
+        for flip in rec.flips:
+            found.setdefault(flip.question, []).append(
+                (flip.answer, flip.recommended, flip.decided_by, flip.scores))
+        for qid, flips in expected.items():
+            if rule_set.questions[qid].type == "number":
+                current = answers.plain.get(qid)
+                assert all(f in flips for f in found[qid]), raw
+                if current is None:  # the smallest flipping value per outcome
+                    for flip in flips:
+                        assert any(f[1:] == flip[1:] and f[0] <= flip[0] for f in found[qid]), raw
+                    continue
+                below = [f for f in flips if f[0] < current]
+                above = [f for f in flips if f[0] > current]
+                if below:
+                    assert max(below, key=lambda f: f[0]) in found[qid], raw
+                if above:
+                    assert min(above, key=lambda f: f[0]) in found[qid], raw
+            else:
+                assert sorted(map(repr, found.get(qid, []))) == sorted(map(repr, flips)), (qid, raw)
+        assert set(found) <= set(expected), raw

@@ -54,6 +54,17 @@ class CompiledCondition:
     questions: set[str] = field(default_factory=set)
     thresholds: dict[str, set[float]] = field(default_factory=dict)
     measures: list[Measure] = field(default_factory=list)
+    # Per question, the answer values its tests name (an equals/one_of/contains* test can only
+    # change its result when one of these enters or leaves the answer); None when some test
+    # reads the answer whole (answered, a comparison). Flips use it to skip rules a change
+    # cannot affect.
+    mentions: dict[str, frozenset[Any] | None] = field(default_factory=dict)
+
+    def mention(self, qid: str, values: frozenset[Any] | None) -> None:
+        if values is None or self.mentions.get(qid, frozenset()) is None:
+            self.mentions[qid] = None
+        else:
+            self.mentions[qid] = self.mentions.get(qid, frozenset()) | values
 
 
 def compile_condition(
@@ -218,17 +229,20 @@ def _compile_answer(
     if op == "answered":
         if not isinstance(arg, bool):
             raise ConditionError(f"{where}: must be true or false")
+        out.mention(qid, None)
         return lambda a, m: (qid in a) == arg
     if op == "equals":
         if question.type == "multi":
             raise ConditionError(f"{where}: {qid} is a multi question; use contains")
         check_value(arg, where)
+        out.mention(qid, frozenset([arg]))
         return lambda a, m: qid in a and a[qid] == arg
     if op == "one_of":
         if question.type != "single":
             raise ConditionError(f"{where}: one_of works on single questions; {qid} is "
                                  f"{question.type}")
         allowed = frozenset(check_list(where))
+        out.mention(qid, allowed)
         return lambda a, m: a.get(qid) in allowed
     if op in ("contains", "contains_any", "contains_all"):
         if question.type != "multi":
@@ -236,8 +250,10 @@ def _compile_answer(
                                  f"{question.type}")
         if op == "contains":
             check_value(arg, where)
+            out.mention(qid, frozenset([arg]))
             return lambda a, m: arg in a.get(qid, ())
         wanted = frozenset(check_list(where))
+        out.mention(qid, wanted)
         if op == "contains_any":
             return lambda a, m: not wanted.isdisjoint(a.get(qid, ()))
         return lambda a, m: wanted.issubset(a.get(qid, ()))
@@ -247,6 +263,7 @@ def _compile_answer(
                                  f"{question.type}")
         check_value(arg, where)
         out.thresholds.setdefault(qid, set()).add(float(arg))
+        out.mention(qid, None)
         compare = COMPARATORS[op]
         return lambda a, m: qid in a and compare(a[qid], arg)
     raise ConditionError(

@@ -2,169 +2,296 @@
 
 Only rules that read the changed question are re-evaluated, and group sums are adjusted
 rather than recomputed, so the analysis costs a few rule evaluations per alternative
-answer rather than a full re-score. Constraints are re-checked when the changed question
-is one they read. Changes a team cannot plausibly make for this decision (its role, its
-model family, adding a deployment target it does not have) are left out by policy
-(rules/policy.yaml `flips`).
+answer rather than a full re-score. Constraints are re-checked only when the changed
+question is one they read. Changes a team cannot plausibly make for this decision (its
+role, its model family, adding a deployment target it does not have) are left out by
+policy (rules/policy.yaml `flips`).
+
+This runs on every request that misses the memo, so the per-question data is prepared
+once per rule set and an alternative is put into words only when it flips the verdict.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from typing import NamedTuple
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
+from app.decision.conditions import Predicate
 from app.decision.measures import MeasureLookup
 from app.decision.questionnaire import Answers, AnswerValue, Question
 from app.decision.recommendation import Flip
 from app.decision.rule_set import FRAMEWORKS, LoadedRule, RuleSet
-from app.decision.verdict import LABELS, Verdict, capped_scores, decide, group_points, winner
+from app.decision.verdict import LABELS, Verdict, capped_scores, group_points, outcome
 
 
 class Alternative(NamedTuple):
     value: AnswerValue | None
-    change: str  # machine-readable, e.g. "add mobile_android"
-    text: str  # the change in the questionnaire's words
+    kind: str  # "set" | "add" | "remove" | "only" | "unanswered"
+    option: str | None  # the option added, removed or made the only one (multi questions)
+
+    def change(self, current: AnswerValue | None) -> str:
+        """Return the change, machine-readable, e.g. "add mobile_android"."""
+        if self.kind in ("add", "remove", "only"):
+            return f"{self.kind} {self.option}"
+        if self.kind == "unanswered":
+            return "leave unanswered"
+        if isinstance(self.value, bool):
+            return f"{_word(current)} -> {_word(self.value)}"  # type: ignore[arg-type]
+        if isinstance(self.value, (int, float)):
+            return f"set to {self.value:g}"
+        return f"{current or 'unanswered'} -> {self.value}"
+
+    def text(self, question: Question, current: AnswerValue | None) -> str:
+        """Return the change in the questionnaire's words."""
+        noun = question.short or question.label
+        if self.kind == "unanswered":
+            return f"If {noun} were left unanswered"
+        if self.kind != "set":
+            label = question.label_of(self.option or "")
+            return {"add": f"If you added {label} to {noun}",
+                    "remove": f"If you dropped {label} from {noun}",
+                    "only": f"If {noun} were only {label}"}[self.kind]
+        if question.type == "boolean":
+            return f"If the answer to “{question.label}” were {_word(self.value)}"  # type: ignore[arg-type]
+        if question.type == "number":
+            return f"If {noun} were {self.value:g}"
+        was = f" instead of {question.label_of(current)}" if current else ""  # type: ignore[arg-type]
+        return f"If {noun} were {question.label_of(self.value)}{was}"  # type: ignore[arg-type]
 
 
-def alternatives(question: Question, current: AnswerValue | None, thresholds: set[float],
+def alternatives(question: Question, current: AnswerValue | None, thresholds: Sequence[float],
                  only_remove: bool = False, offer_unanswered: bool = False
                  ) -> Iterator[Alternative]:
     """Yield every valid single-answer change of one question."""
-    noun = question.short or question.label
     if question.type == "single":
         for value in question.values:
             if value != current:
-                was = f" instead of {question.label_of(current)}" if current else ""
-                yield Alternative(value, f"{current or 'unanswered'} -> {value}",
-                                  f"If {noun} were {question.label_of(value)}{was}")
+                yield Alternative(value, "set", None)
     elif question.type == "boolean":
         for value in (True, False):
             if value != current:
-                yield Alternative(value, f"{_word(current)} -> {_word(value)}",
-                                  f"If the answer to “{question.label}” were {_word(value)}")
+                yield Alternative(value, "set", None)
     elif question.type == "multi":
-        yield from _multi_alternatives(question, current, noun, only_remove)
+        yield from _multi_alternatives(question, current, only_remove)
     elif question.type == "number":
-        yield from _number_alternatives(question, current, thresholds, noun)
+        yield from _number_alternatives(question, current, thresholds)
     if offer_unanswered and question.type != "multi" and current is not None and not question.required:
-        yield Alternative(None, "leave unanswered", f"If {noun} were left unanswered")
+        yield Alternative(None, "unanswered", None)
 
 
-def _multi_alternatives(question: Question, current: AnswerValue | None, noun: str,
-                        only_remove: bool) -> Iterator[Alternative]:
+def _multi_alternatives(question: Question, current: AnswerValue | None, only_remove: bool
+                        ) -> Iterator[Alternative]:
     chosen = tuple(current or ())  # type: ignore[arg-type]
     for value in question.values:
-        label = question.label_of(value)
         if value in chosen:
             rest = tuple(v for v in chosen if v != value)
             if rest:
-                yield Alternative(rest or None, f"remove {value}",
-                                  f"If you dropped {label} from {noun}")
+                yield Alternative(rest, "remove", value)
         elif only_remove:
             continue
         elif value in question.exclusive:
-            yield Alternative((value,), f"only {value}", f"If {noun} were only {label}")
+            yield Alternative((value,), "only", value)
         else:
             added = tuple(sorted({*chosen, value} - set(question.exclusive)))
             if question.max_items is None or len(added) <= question.max_items:
-                yield Alternative(added, f"add {value}", f"If you added {label} to {noun}")
+                yield Alternative(added, "add", value)
 
 
 def _number_alternatives(question: Question, current: AnswerValue | None,
-                         thresholds: set[float], noun: str) -> Iterator[Alternative]:
+                         thresholds: Sequence[float]) -> Iterator[Alternative]:
     # Values on both sides of each threshold rules compare with are the only
     # ones that can change which rules fire.
     low = question.minimum if question.minimum is not None else -math.inf
     high = question.maximum if question.maximum is not None else math.inf
-    for threshold in sorted(thresholds):
+    for threshold in thresholds:
         step = 1.0 if question.integer else max(abs(threshold) * 0.01, 0.1)
         for value in (threshold - step, threshold, threshold + step):
             if low <= value <= high and value != current:
                 number: int | float = int(value) if question.integer else round(value, 4)
-                yield Alternative(number, f"set to {number:g}", f"If {noun} were {number:g}")
+                yield Alternative(number, "set", None)
 
 
-def _word(value: AnswerValue | None) -> str:
+def _word(value: bool | None) -> str:
     return "unanswered" if value is None else ("yes" if value else "no")
+
+
+@dataclass(frozen=True)
+class _FlipQuestion:
+    """What flips need of one question, prepared once per rule set.
+
+    Rules and constraints are indexed by the answer values their tests name, so a change
+    re-evaluates only those that name a value entering or leaving the answer (and those
+    that read the answer whole: `answered`, comparisons)."""
+
+    question: Question
+    rules: tuple[tuple[int, Predicate, str, tuple[tuple[str, int], ...]], ...]  # index, test, group, points
+    rules_always: frozenset[int]  # positions in `rules`
+    rules_by_value: dict[Any, frozenset[int]]
+    constraints: tuple[tuple[int, Predicate], ...]  # (index in rule_set.constraints, test)
+    constraints_always: frozenset[int]  # positions in `constraints`
+    constraints_by_value: dict[Any, frozenset[int]]
+    thresholds: tuple[float, ...]
+    only_remove: bool
+    offer_unanswered: bool
+    # current answer -> its changes, for choice and boolean answers (a few hundred at most per
+    # question: bounded by the questionnaire's options, never by requests); a number
+    # question's changes are the same for every answer (its tests read it whole), kept once.
+    _changes: dict[Any, tuple[Change, ...]] = field(default_factory=dict, compare=False)
+
+    def changes(self, current: AnswerValue | None) -> tuple[Change, ...]:
+        """Return the single-answer changes from `current` that some test can notice."""
+        number = self.question.type == "number"
+        key = "any number" if number else current
+        found = self._changes.get(key)
+        if found is None:
+            found = tuple(self._change(current, alt) for alt in alternatives(
+                self.question, None if number else current, self.thresholds,
+                self.only_remove, self.offer_unanswered))
+            found = tuple(c for c in found if c.rules or c.constraints)
+            self._changes[key] = found
+        if number:
+            kept = tuple(c for c in found if c.alternative.value != current)
+            if self.offer_unanswered and current is not None and not self.question.required:
+                kept += (self._change(current, Alternative(None, "unanswered", None)),)
+            return kept
+        return found
+
+    def _change(self, current: AnswerValue | None, alt: Alternative) -> Change:
+        values = _changed_values(current, alt.value)
+        rules, constraints = self.rules_always, self.constraints_always
+        for value in values:
+            rules = rules | self.rules_by_value.get(value, frozenset())
+            constraints = constraints | self.constraints_by_value.get(value, frozenset())
+        return Change(alt, tuple(sorted(rules)), tuple(sorted(constraints)))
+
+
+class Change(NamedTuple):
+    alternative: Alternative
+    rules: tuple[int, ...]  # positions in _FlipQuestion.rules this change can affect
+    constraints: tuple[int, ...]  # positions in _FlipQuestion.constraints
+
+
+def _changed_values(before: AnswerValue | None, after: AnswerValue | None) -> set[Any]:
+    """Return the values that enter or leave the answer."""
+    if isinstance(before, tuple) or isinstance(after, tuple):
+        return set(before or ()) ^ set(after or ())  # type: ignore[arg-type]
+    return {before, after}
+
+
+def _index(mentions: list[frozenset[Any] | None]) -> tuple[frozenset[int], dict[Any, frozenset[int]]]:
+    always = frozenset(i for i, m in enumerate(mentions) if m is None)
+    by_value: dict[Any, set[int]] = {}
+    for i, named in enumerate(mentions):
+        for value in named or ():
+            by_value.setdefault(value, set()).add(i)
+    return always, {v: frozenset(i) for v, i in by_value.items()}
+
+
+def _prepared(rule_set: RuleSet) -> tuple[_FlipQuestion, ...]:
+    found = rule_set.derived.get("flips")
+    if found is not None:
+        return found
+    policy = rule_set.policy
+    out = []
+    for question in rule_set.questionnaire.questions():
+        if question.id in policy.flips.fixed:
+            continue
+        qid = question.id
+        rule_indexes = rule_set.rules_by_question.get(qid, [])
+        rules = tuple((i, rule_set.rules[i].condition.predicate, rule_set.rules[i].rule.group,
+                       tuple(rule_set.rules[i].rule.points.items())) for i in rule_indexes)
+        constraints = [(i, c) for i, c in enumerate(rule_set.constraints)
+                       if qid in c.condition.questions]
+        if not rules and not constraints:
+            continue
+        rules_always, rules_by_value = _index(
+            [rule_set.rules[i].condition.mentions.get(qid) for i in rule_indexes])
+        constraints_always, constraints_by_value = _index(
+            [c.condition.mentions.get(qid) for _, c in constraints])
+        out.append(_FlipQuestion(
+            question, rules, rules_always, rules_by_value,
+            tuple((i, c.condition.predicate) for i, c in constraints), constraints_always,
+            constraints_by_value, tuple(sorted(rule_set.thresholds.get(qid, ()))),
+            qid in policy.flips.only_remove, policy.flips.offer_unanswered))
+    prepared = tuple(out)
+    rule_set.derived["flips"] = prepared
+    return prepared
 
 
 def find_flips(rule_set: RuleSet, answers: Answers, lookup: MeasureLookup | None,
                fired: Sequence[LoadedRule], base: Verdict) -> list[Flip]:
     """Return every plausible single-answer change that changes the recommended framework."""
     policy = rule_set.policy
+    caps = {group_id: group.cap for group_id, group in policy.groups.items()}
     base_raw = group_points(fired)
     base_scores = capped_scores(policy, base_raw)
     fired_ids = {id(r) for r in fired}
     plain = answers.plain
-    base_constraints = [c.rule for c in rule_set.constraints if c.condition.predicate(plain, None)]
+    base_holds = [c.condition.predicate(plain, None) for c in rule_set.constraints]
+    base_constraints = [c.rule for c, holds in zip(rule_set.constraints, base_holds, strict=True) if holds]
+    changed = dict(plain)  # one scratch copy; each question's answer is restored after it
     flips: list[Flip] = []
-    for question in rule_set.questionnaire.questions():
-        if question.id in policy.flips.fixed:
-            continue
-        indexes = rule_set.rules_by_question.get(question.id, [])
-        reads_constraints = question.id in rule_set.constraint_questions
-        if not indexes and not reads_constraints:
-            continue
-        # Only rules that read this question can change: their predicate, whether they
-        # fired, their group and points, prepared once per question.
-        affected = [(rule_set.rules[i].condition.predicate, id(rule_set.rules[i]) in fired_ids,
-                     rule_set.rules[i].rule.group, rule_set.rules[i].rule.points) for i in indexes]
-        thresholds = rule_set.thresholds.get(question.id, set())
+    for prepared in _prepared(rule_set):
+        question = prepared.question
+        qid = question.id
+        current = plain.get(qid)
+        was_fired = [id(rule_set.rules[i]) in fired_ids for i, _, _, _ in prepared.rules]
         found: list[Flip] = []
-        only_remove = question.id in policy.flips.only_remove
-        for alt in alternatives(question, plain.get(question.id), thresholds, only_remove,
-                                policy.flips.offer_unanswered):
-            changed = dict(plain)
+        for alt, rule_positions, constraint_positions in prepared.changes(current):
             if alt.value is None:
-                changed.pop(question.id, None)
+                changed.pop(qid, None)
             else:
-                changed[question.id] = alt.value
+                changed[qid] = alt.value
             delta: dict[str, dict[str, int]] = {}
-            for predicate, was, group, points in affected:
-                if predicate(changed, lookup) != was:
+            for position in rule_positions:
+                _, test, group, points = prepared.rules[position]
+                was = was_fired[position]
+                if test(changed, lookup) != was:
                     sign = -1 if was else 1
                     bucket = delta.setdefault(group, dict.fromkeys(FRAMEWORKS, 0))
-                    for framework, value in points.items():
+                    for framework, value in points:
                         bucket[framework] += sign * value
-            if not delta and not reads_constraints:
-                continue  # nothing that decides can have changed
             constraints = base_constraints
-            if reads_constraints:
-                constraints = [c.rule for c in rule_set.constraints
-                               if c.condition.predicate(changed, None)]
+            for position in constraint_positions:
+                index, test = prepared.constraints[position]
+                if test(changed, None) != base_holds[index]:
+                    constraints = [c.rule for c in rule_set.constraints
+                                   if c.condition.predicate(changed, None)]
+                    break
+            else:
+                if not delta:
+                    continue  # nothing that decides has changed
             # Only the groups that changed are re-capped; the rest keep their base share.
             scores = dict(base_scores)
             for group, change in delta.items():
-                cap = policy.groups[group].cap
+                cap = caps[group]
                 before = base_raw.get(group, {})
                 for framework in FRAMEWORKS:
                     old = before.get(framework, 0)
                     scores[framework] += min(old + change[framework], cap) - min(old, cap)
-            if winner(policy, scores, constraints) == base.recommended:
+            recommended, decided_by = outcome(policy, scores, constraints)
+            if recommended == base.recommended:
                 continue
-            raw = {g: dict(p) for g, p in base_raw.items()}
-            for group, change in delta.items():
-                bucket = raw.setdefault(group, dict.fromkeys(FRAMEWORKS, 0))
-                for framework in FRAMEWORKS:
-                    bucket[framework] += change[framework]
-            verdict = decide(policy, scores, constraints, raw)
             answer = list(alt.value) if isinstance(alt.value, tuple) else alt.value
-            found.append(Flip(question=question.id, answer=answer, change=alt.change,
-                              text=_sentence(alt.text, verdict), recommended=verdict.recommended,
-                              decided_by=verdict.decided_by, scores=verdict.scores))
-        flips.extend(_nearest_numbers(question, plain.get(question.id), found))
+            found.append(Flip(question=qid, answer=answer, change=alt.change(current),
+                              text=_sentence(alt.text(question, current), recommended,
+                                             decided_by, scores),
+                              recommended=recommended, decided_by=decided_by, scores=scores))
+        if current is None:
+            changed.pop(qid, None)
+        else:
+            changed[qid] = current
+        flips.extend(_nearest_numbers(question, current, found))
     return flips
-
-
-def _sentence(change: str, verdict: Verdict) -> str:
-    name = LABELS[verdict.recommended]
-    other = "tensorflow" if verdict.recommended == "pytorch" else "pytorch"
-    points = (f"{name} {verdict.scores[verdict.recommended]} – "
-              f"{LABELS[other]} {verdict.scores[other]}")
-    if verdict.decided_by == "constraint":
+def _sentence(change: str, recommended: str, decided_by: str, scores: dict[str, int]) -> str:
+    name = LABELS[recommended]
+    other = "tensorflow" if recommended == "pytorch" else "pytorch"
+    points = f"{name} {scores[recommended]} – {LABELS[other]} {scores[other]}"
+    if decided_by == "constraint":
         return f"{change}: {name}, because {LABELS[other]} could not reach a target ({points})"
-    if verdict.decided_by == "tie_break":
+    if decided_by == "tie_break":
         return f"{change}: a tie ({points}), {name} by tie-break"
     return f"{change}: {points}"
 

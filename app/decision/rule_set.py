@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -216,6 +216,9 @@ class RuleSet:
     constraints: list[LoadedConstraint]
     also_consider: list[LoadedAlsoConsider]
     version: str
+    # Data other modules derive from the rules once (flips' per-question index, scoring's
+    # ready-made output parts), kept here so it lives and dies with the rule set.
+    derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @cached_property
     def questions(self) -> dict[str, Question]:

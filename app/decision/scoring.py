@@ -8,6 +8,8 @@ frameworks, the single-answer changes that would flip the verdict, and measured 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from app.decision.evidence import build_evidence, measure_lookup
 from app.decision.flips import find_flips
 from app.decision.measures import MeasureLookup
@@ -24,6 +26,49 @@ from app.decision.recommendation import (
 )
 from app.decision.rule_set import FRAMEWORKS, LoadedConstraint, LoadedRule, RuleSet
 from app.decision.verdict import GroupPoints, capped_scores, decide, group_points, summary
+
+
+@dataclass(frozen=True)
+class _OutputParts:
+    """The output objects that depend on one rule alone, built once per rule set: scoring
+    picks them instead of building (and validating) them on every request."""
+
+    reasons: dict[int, tuple[Reason, ...]]  # id(rule) -> one Reason per framework it scores
+    steps: tuple[ToolchainStep, ...]  # parallel to rule_set.toolchain
+    caveats: dict[tuple[int, bool], Caveat]  # (index in rule_set.tools, in use) -> caveat
+    also: tuple[AlsoConsider, ...]  # parallel to rule_set.also_consider
+    constraints: dict[int, Constraint]  # id(constraint) -> its output
+
+
+def _parts(rule_set: RuleSet) -> _OutputParts:
+    found = rule_set.derived.get("scoring")
+    if found is not None:
+        return found
+    targets = rule_set.questions["deployment_targets"]
+    parts = _OutputParts(
+        reasons={id(r): tuple(
+            Reason(rule_id=r.rule.id, framework=framework, points=points, why=r.rule.why,
+                   sources=list(r.rule.sources), as_of=r.rule.as_of.isoformat(),
+                   evidence=bool(r.condition.measures), group=r.rule.group)
+            for framework, points in r.rule.points.items()) for r in rule_set.rules},
+        steps=tuple(ToolchainStep(stage=t.rule.stage, tool=t.rule.tool, why=t.rule.why,
+                                  rule_id=t.rule.id, sources=list(t.rule.sources),
+                                  target=t.rule.target, maturity=t.rule.maturity)
+                    for t in rule_set.toolchain),
+        caveats={(i, in_use): Caveat(tool=t.status.tool, status=t.status.status, why=t.status.why,
+                                     migration=t.status.migration, sources=list(t.status.sources),
+                                     as_of=t.status.as_of.isoformat(), in_use=in_use)
+                 for i, t in enumerate(rule_set.tools) for in_use in (False, True)},
+        also=tuple(AlsoConsider(option=a.rule.option, why=a.rule.why, sources=list(a.rule.sources),
+                                as_of=a.rule.as_of.isoformat()) for a in rule_set.also_consider),
+        constraints={id(c): Constraint(
+            rule_id=c.rule.id, target=c.rule.target, target_label=targets.label_of(c.rule.target),
+            framework=c.rule.framework, level=c.rule.level, why=c.rule.why,
+            sources=list(c.rule.sources), as_of=c.rule.as_of.isoformat())
+            for c in rule_set.constraints},
+    )
+    rule_set.derived["scoring"] = parts
+    return parts
 
 
 def fired_rules(rule_set: RuleSet, answers: Answers, lookup: MeasureLookup | None
@@ -62,14 +107,10 @@ def choose_toolchain(rule_set: RuleSet, answers: Answers) -> dict[str, list[Tool
     """Return the concrete tools per framework, stage and target for these answers."""
     stage_order = {stage: i for i, stage in enumerate(rule_set.policy.stages)}
     chosen: dict[str, list[ToolchainStep]] = {f: [] for f in FRAMEWORKS}
-    for loaded in rule_set.toolchain:
-        rule = loaded.rule
-        if loaded.condition is not None and not loaded.condition.predicate(answers.plain, None):
-            continue
-        chosen[rule.framework].append(ToolchainStep(
-            stage=rule.stage, tool=rule.tool, why=rule.why, rule_id=rule.id,
-            sources=list(rule.sources), target=rule.target, maturity=rule.maturity,
-        ))
+    plain = answers.plain
+    for loaded, step in zip(rule_set.toolchain, _parts(rule_set).steps, strict=True):
+        if loaded.condition is None or loaded.condition.predicate(plain, None):
+            chosen[loaded.rule.framework].append(step)
     for steps in chosen.values():
         steps.sort(key=lambda s: stage_order[s.stage])
     return chosen
@@ -80,14 +121,13 @@ def choose_caveats(rule_set: RuleSet, answers: Answers, recommended_steps: list[
     """Return caveats for tools the team runs today or the recommended stack names."""
     in_stack = set(answers.plain.get("current_stack") or ())
     named = [step.tool for step in recommended_steps]
+    made = _parts(rule_set).caveats
     caveats = []
-    for loaded in rule_set.tools:
+    for i, loaded in enumerate(rule_set.tools):
         status = loaded.status
         in_use = status.stack_value is not None and status.stack_value in in_stack
         if in_use or any(status.tool in tool for tool in named):
-            caveats.append(Caveat(tool=status.tool, status=status.status, why=status.why,
-                                  migration=status.migration, sources=list(status.sources),
-                                  as_of=status.as_of.isoformat(), in_use=in_use))
+            caveats.append(made[i, in_use])
     caveats.sort(key=lambda c: not c.in_use)
     return caveats
 
@@ -110,21 +150,15 @@ def score_answers(
     verdict = decide(rule_set.policy, scores, [c.rule for c in constraints], raw)
     recommended = verdict.recommended
     targets = rule_set.questions["deployment_targets"]
-    reasons = [
-        Reason(rule_id=r.rule.id, framework=framework, points=points, why=r.rule.why,
-               sources=list(r.rule.sources), as_of=r.rule.as_of.isoformat(),
-               evidence=bool(r.condition.measures), group=r.rule.group)
-        for r in fired
-        for framework, points in r.rule.points.items()
-    ]
+    parts = _parts(rule_set)
+    reasons = [reason for r in fired for reason in parts.reasons[id(r)]]
     reasons.sort(key=lambda r: (-r.points, r.framework != recommended, r.rule_id))
     toolchain = choose_toolchain(rule_set, answers)
     evidence = None
     if probe_run is not None:
         evidence = build_evidence(rule_set, answers, probe_run, probe_run_id, probe_run_chosen)
-    also = [AlsoConsider(option=a.rule.option, why=a.rule.why, sources=list(a.rule.sources),
-                         as_of=a.rule.as_of.isoformat())
-            for a in rule_set.also_consider if a.condition.predicate(answers.plain, None)]
+    also = [made for a, made in zip(rule_set.also_consider, parts.also, strict=True)
+            if a.condition.predicate(answers.plain, None)]
     return Recommendation(
         recommended=recommended,
         decided_by=verdict.decided_by,
@@ -134,13 +168,7 @@ def score_answers(
         scores=verdict.scores,
         confidence=verdict.confidence,
         groups=group_scores(rule_set, raw),
-        constraints=[
-            Constraint(rule_id=c.rule.id, target=c.rule.target,
-                       target_label=targets.label_of(c.rule.target), framework=c.rule.framework,
-                       level=c.rule.level, why=c.rule.why, sources=list(c.rule.sources),
-                       as_of=c.rule.as_of.isoformat())
-            for c in constraints
-        ],
+        constraints=[parts.constraints[id(c)] for c in constraints],
         reasons=reasons,
         toolchain=toolchain,
         caveats=choose_caveats(rule_set, answers, toolchain[recommended]),

@@ -52,13 +52,17 @@ def tally(rule_set: RuleSet, fired: Sequence[LoadedRule]) -> dict[str, int]:
     return capped_scores(rule_set.policy, group_points(fired))
 
 
-def winner(policy: Policy, scores: Mapping[str, int], constraints: Sequence[ConstraintRule]) -> str:
-    """Return only the recommended framework (what `decide` recommends), cheaply, for flips."""
+def outcome(policy: Policy, scores: Mapping[str, int], constraints: Sequence[ConstraintRule]
+            ) -> tuple[str, str]:
+    """Return (recommended, decided_by) as `decide` does, without the confidence: cheap, for
+    flips, which try many changed answers."""
     blocked = {c.framework for c in constraints if c.level == "blocking"}
     if len(blocked) == 1:
-        return _other(next(iter(blocked)))
+        return _other(next(iter(blocked))), "constraint"
     p, t = scores["pytorch"], scores["tensorflow"]
-    return policy.tie_break if p == t else ("pytorch" if p > t else "tensorflow")
+    if p == t:
+        return policy.tie_break, "tie_break"
+    return ("pytorch" if p > t else "tensorflow"), "score"
 
 
 def decide(policy: Policy, scores: Mapping[str, int], constraints: Sequence[ConstraintRule],

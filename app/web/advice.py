@@ -4,6 +4,7 @@ snapshot what a report needs. Shared by the API and the HTML form."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 from dataclasses import dataclass
 from functools import cached_property
@@ -52,6 +53,9 @@ class AdviceCache:
     def __init__(self, max_entries: int, ttl_s: float = 0.0, max_bytes: int | None = None):
         self.ttl_s = ttl_s
         self._latest: tuple[float, str | None] = (0.0, None)
+        self._refreshed = False  # the latest run id was asked of the database at least once
+        self._refreshing_since = 0.0  # monotonic time a request set out to ask it again; 0: none
+        self._lock = threading.Lock()
         half = None if max_bytes is None else max_bytes // 2
         self._documents: LRU[ProbeRunDocument] = LRU(max_entries, half)
         self._recommendations: LRU[bytes] = LRU(max_entries, half)
@@ -67,13 +71,26 @@ class AdviceCache:
         """Bytes held now (what the byte budget counts)."""
         return self._documents.bytes + self._recommendations.bytes
 
-    def holds_document(self, run_id: str) -> bool:
-        return self._documents.get(run_id) is not None
+    def cached_document(self, run_id: str) -> ProbeRunDocument | None:
+        """Return the parsed document if it is in memory (never asks the database)."""
+        return self._documents.get(run_id)
 
     def known_latest(self) -> tuple[bool, str | None]:
-        """Return (still fresh, latest run id) without asking the database."""
+        """Return (usable now, latest run id) without asking the database.
+
+        When the answer has expired, the first caller is told to ask (False) and, until it
+        has (at most another ttl_s), everyone else keeps the last answer: one query per
+        ttl_s instead of every in-flight request queueing for the database at once."""
         expires, found = self._latest
-        return expires > time.monotonic(), found
+        now = time.monotonic()
+        if expires > now:
+            return True, found
+        with self._lock:
+            if (self._refreshed and self.ttl_s > 0 and self._refreshing_since
+                    and now - self._refreshing_since < self.ttl_s):
+                return True, found
+            self._refreshing_since = now
+        return False, found
 
     def latest_id(self, sessions: sessionmaker[Session]) -> str | None:
         """Return the latest successful local run's id, asking at most once per ttl_s."""
@@ -82,7 +99,9 @@ class AdviceCache:
         if expires > now:
             return found
         found = probe_runs.latest_successful_id(sessions)
-        self._latest = (now + self.ttl_s, found)
+        self._latest = (time.monotonic() + self.ttl_s, found)
+        with self._lock:
+            self._refreshed, self._refreshing_since = True, 0.0
         return found
 
     def document(self, sessions: sessionmaker[Session], run_id: str) -> ProbeRunDocument | None:
@@ -116,23 +135,41 @@ def choose_probe_run(sessions: sessionmaker[Session], cache: AdviceCache, reques
     return document, latest, "latest"
 
 
-def memoised(rule_set: RuleSet, cache: AdviceCache, raw_answers: Any, probe_run_id: str | None
-             ) -> bytes | None:
-    """Return the memoised recommendation JSON if everything needed is already in memory
-    (the probe run to use, the recommendation); None when finding out would need the
-    database or scoring. AnswersError on bad answers. Never blocks: safe on the event loop
-    for a small body."""
+def advise_in_memory(rule_set: RuleSet, cache: AdviceCache, raw_answers: Any,
+                     probe_run_id: str | None) -> bytes | None:
+    """Return the recommendation JSON when everything it needs is already in memory (the
+    probe run to use, and the memo or the rules); None when finding out needs the database.
+    AnswersError on bad answers. Never blocks on I/O, and its work is bounded by the
+    questionnaire (about a millisecond with evidence, `advisor bench scoring`), so the
+    event loop may run it for a body within the inline limit."""
     if probe_run_id is not None:
-        if not cache.holds_document(probe_run_id):
+        document = cache.cached_document(probe_run_id)
+        if document is None:
             return None
         used_id, chosen = probe_run_id, "requested"
     else:
         known, used_id = cache.known_latest()
-        if not known or (used_id is not None and not cache.holds_document(used_id)):
+        if not known:
+            return None
+        document = cache.cached_document(used_id) if used_id else None
+        if used_id is not None and document is None:
             return None
         chosen = "latest" if used_id else "none"
     answers = validate_answers(rule_set.questionnaire, raw_answers)
-    return cache.recommendation((canonical_answers(answers), used_id, chosen, rule_set.version))
+    return _score_or_recall(rule_set, cache, answers, document, used_id, chosen)
+
+
+def _score_or_recall(rule_set: RuleSet, cache: AdviceCache, answers: Answers,
+                     document: ProbeRunDocument | None, used_id: str | None, chosen: str
+                     ) -> bytes:
+    key = (canonical_answers(answers), used_id, chosen, rule_set.version)
+    found = cache.recommendation(key)
+    if found is None:
+        recommendation = score_answers(rule_set, answers, document, probe_run_id=used_id,
+                                       probe_run_chosen=chosen)
+        found = recommendation.model_dump_json().encode()
+        cache.remember(key, found)
+    return found
 
 
 def canonical_answers(answers: Answers) -> str:
@@ -148,15 +185,8 @@ def advise(rule_set: RuleSet, sessions: sessionmaker[Session], raw_answers: Any,
     # Validation is linear and bounded by the questionnaire, so it always runs; only scoring
     # is memoised, keyed by the canonical validated answers.
     answers = validate_answers(rule_set.questionnaire, raw_answers)
-    key = (canonical_answers(answers), used_id, chosen, rule_set.version)
-    found = cache.recommendation(key)
-    if found is not None:
-        return Advice(answers, found, used_id)
-    recommendation = score_answers(rule_set, answers, document, probe_run_id=used_id,
-                                   probe_run_chosen=chosen)
-    payload = recommendation.model_dump_json().encode()
-    cache.remember(key, payload)
-    return Advice(answers, payload, used_id)
+    return Advice(answers, _score_or_recall(rule_set, cache, answers, document, used_id, chosen),
+                  used_id)
 
 
 def advise_from_rules(rule_set: RuleSet, raw_answers: Any) -> Advice:
