@@ -344,13 +344,31 @@ def test_a_report_citing_two_machines_shows_both_and_scores_with_the_targets_mac
     by_run = {m["probe_run_id"]: m for m in report["machine_evidence"]}
     assert by_run[edge]["machine"] == "jetson-1" and by_run[edge]["stands_for"] == ["edge_linux"]
     assert by_run[cloud]["stands_for"] == [] and by_run[cloud]["machine"] == "gpu-box"
-    # Cited second, but the only run from a machine labelled with an answered target.
-    assert by_run[edge]["used_for_scoring"] and not by_run[cloud]["used_for_scoring"]
+    # Cited second, but the only run from a machine labelled with an answered target: it is
+    # consulted first; the first cited run speaks for cloud_server, which has no machine.
+    assert by_run[edge]["used_for_scoring"] and by_run[cloud]["used_for_scoring"]
     assert report["recommendation"]["evidence"]["probe_run_id"] == edge
+    edge_only = {**answers, "deployment_targets": ["edge_linux"]}
+    alone = client.post("/api/v1/reports", json={"answers": edge_only,
+                                                 "probe_run_ids": [cloud, edge]}).json()
+    by_run = {m["probe_run_id"]: m
+              for m in client.get(f"/api/v1/reports/{alone['id']}").json()["machine_evidence"]}
+    assert by_run[edge]["used_for_scoring"] and not by_run[cloud]["used_for_scoring"]
+    # The recommendations API takes the same list (and answers as the report was scored).
+    direct = client.post("/api/v1/recommendations", json={"answers": answers,
+                                                          "probe_run_ids": [cloud, edge]})
+    assert direct.status_code == 200, direct.text
+    assert direct.json() == report["recommendation"]
+    assert client.post("/api/v1/recommendations", json={
+        "answers": answers, "probe_run_ids": [cloud, "AAAAAAAAAAAAAAAAAAAAAAAA"]}).status_code == 404
     assert by_run[edge]["evidence"]["environment"]["cpu_model"] == "Cortex-A78AE"
     page = client.get(f"/r/{report['id']}").text
     assert 'id="machine-evidence"' in page
     assert "jetson-1" in page and "gpu-box" in page and "Cortex-A78AE" in page
+    markdown = client.get(f"/r/{report['id']}.md").text
+    machines_part = markdown.split("## Evidence by machine", 1)[1].replace("\\", "")  # escapes
+    assert "### jetson-1" in machines_part and "### gpu-box" in machines_part
+    assert "Cortex-A78AE" in machines_part and "edge_linux" in machines_part
     # Still a single run: probe_run_id keeps working as before.
     single = client.post("/api/v1/reports", json={"answers": answers, "probe_run_id": cloud})
     assert single.status_code == 201

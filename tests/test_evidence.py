@@ -212,3 +212,44 @@ def test_a_measured_workload_is_used_first_and_a_proxy_is_named(rule_set, quiet)
 def test_no_probe_run_means_no_evidence(rule_set):
     rec = score_answers(rule_set, validate_answers(rule_set.questionnaire, base_answers()))
     assert rec.evidence is None
+
+
+def test_each_target_is_scored_with_its_own_machines_numbers(rule_set, recorded):
+    """Two machines disagree on latency: a measured rule holds when the numbers of a machine
+    standing for one of the user's targets make it hold, and names that machine; a machine
+    standing for a target the user does not have is not consulted; the first cited run
+    speaks for targets without a machine of their own."""
+    from app.decision.machine_evidence import CitedRun
+
+    tf_faster = derive(recorded, scale("tensorflow", "litert", "latency_ms_b1", 0.1))
+    pt_faster = derive(recorded, scale("pytorch", "onnxruntime", "latency_ms_b1", 0.1))
+    server = CitedRun("run-server", "gpu-box", ("cloud_server",), pt_faster)
+    edge = CitedRun("run-edge", "jetson-1", ("edge_linux", "arm64"), tf_faster)
+    raw = {**base_answers(), "priorities": ["low_latency"]}
+
+    def measured(targets, runs):
+        answers = validate_answers(rule_set.questionnaire, {**raw, "deployment_targets": targets})
+        rec = score_answers(rule_set, answers, runs=runs)
+        return {(r.rule_id, r.machine) for r in rec.reasons if r.evidence}, rec
+
+    both = {("measured-tensorflow-latency-lead", "jetson-1"),
+            ("measured-pytorch-latency-lead", "gpu-box")}
+    found, rec = measured(["edge_linux", "cloud_server"], [server, edge])
+    assert found == both
+    measured_group = next(g for g in rec.groups if g.group == "measured")
+    assert measured_group.pytorch <= measured_group.cap >= measured_group.tensorflow
+    found, rec = measured(["edge_linux"], [server, edge])
+    assert found == {("measured-tensorflow-latency-lead", "jetson-1")}
+    assert rec.evidence.probe_run_id == "run-edge"  # the evidence block: the first consulted
+    # serverless has no machine of its own: the first cited run (the GPU box) speaks for it
+    found, _ = measured(["edge_linux", "serverless"], [server, edge])
+    assert found >= both
+    # the edge machine did not measure latency: no latency point for the edge
+    no_latency = CitedRun("run-edge", "jetson-1", ("edge_linux",),
+                          derive(recorded, drop("latency_ms_b1")))
+    found, _ = measured(["edge_linux"], [server, no_latency])
+    assert found == set()
+    # one machine, a single run: reasons carry no machine (the evidence block names it)
+    answers = validate_answers(rule_set.questionnaire, raw)
+    single = score_answers(rule_set, answers, tf_faster, probe_run_id="x")
+    assert [r.machine for r in single.reasons if r.evidence] == [None]

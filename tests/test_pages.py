@@ -205,3 +205,33 @@ def test_constraints_groups_and_paths_are_on_the_page(client):
     assert "Blocking: PyTorch → Microcontrollers" in html
     assert "Target: microcontrollers" in html  # the group table
     assert "maturity-beta" in html  # PyTorch's Cortex-M path is labelled beta
+
+
+def test_probes_page_routes_a_run_to_a_chosen_machine(client):
+    """The form lists enrolled machines (with labels) and the workloads; the run goes to the
+    machine chosen; a revoked or unknown machine and too many models are refused by name."""
+    from app.storage import agents, probe_runs
+
+    sessions = client.app.state.context.sessions
+    agents.create(sessions, "jetson-7", ["edge_linux", "arm64"])
+    agents.create(sessions, "old-box", [])
+    agents.revoke(sessions, "old-box")
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    page = client.get("/probes").text
+    assert '<option value="jetson-7">jetson-7 — edge_linux, arm64</option>' in page
+    assert 'value="old-box"' not in page and 'value="decoder"' in page
+    sent = client.post("/probes", content="models=vision&frameworks=pytorch&mode=full"
+                       "&machine=jetson-7", headers=form, follow_redirects=False)
+    assert sent.status_code == 303
+    run = probe_runs.get_run(sessions, sent.headers["location"].rsplit("/", 1)[1])
+    assert run.machine == {"name": "jetson-7"} and run.models == ["vision"]
+    here = client.post("/probes", content="models=mlp&frameworks=pytorch&mode=quick&machine=",
+                       headers=form, follow_redirects=False)
+    run = probe_runs.get_run(sessions, here.headers["location"].rsplit("/", 1)[1])
+    assert run.machine == {"name": client.app.state.context.settings.server_agent_name}
+    gone = client.post("/probes", content="models=mlp&frameworks=pytorch&machine=old-box",
+                       headers=form)
+    assert gone.status_code == 422 and "not an enrolled agent" in gone.text
+    many = client.post("/probes", content="models=mlp&models=cnn&models=transformer"
+                       "&models=vision&frameworks=pytorch", headers=form)
+    assert many.status_code == 422 and "at most 3 models" in many.text

@@ -127,6 +127,7 @@ class _FlipQuestion:
 
     question: Question
     rules: tuple[tuple[int, Predicate, str, tuple[tuple[str, int], ...]], ...]  # index, test, group, points
+    measured: tuple[bool, ...]  # per position in `rules`: conditioned on probe numbers
     rules_always: frozenset[int]  # positions in `rules`
     rules_by_value: dict[Any, frozenset[int]]
     constraints: tuple[tuple[int, Predicate], ...]  # (index in rule_set.constraints, test)
@@ -211,7 +212,8 @@ def _prepared(rule_set: RuleSet) -> tuple[_FlipQuestion, ...]:
         constraints_always, constraints_by_value = _index(
             [c.condition.mentions.get(qid) for _, c in constraints])
         out.append(_FlipQuestion(
-            question, rules, rules_always, rules_by_value,
+            question, rules, tuple(bool(rule_set.rules[i].condition.measures) for i in rule_indexes),
+            rules_always, rules_by_value,
             tuple((i, c.condition.predicate) for i, c in constraints), constraints_always,
             constraints_by_value, tuple(sorted(rule_set.thresholds.get(qid, ()))),
             qid in policy.flips.only_remove, policy.flips.offer_unanswered))
@@ -221,8 +223,10 @@ def _prepared(rule_set: RuleSet) -> tuple[_FlipQuestion, ...]:
 
 
 def find_flips(rule_set: RuleSet, answers: Answers, lookup: MeasureLookup | None,
-               fired: Sequence[LoadedRule], base: Verdict) -> list[Flip]:
-    """Return every plausible single-answer change that changes the recommended framework."""
+               fired: Sequence[LoadedRule], base: Verdict,
+               more_lookups: Sequence[MeasureLookup] = ()) -> list[Flip]:
+    """Return every plausible single-answer change that changes the recommended framework.
+    With `more_lookups` (several machines), a measured rule holds when it holds on any."""
     policy = rule_set.policy
     caps = {group_id: group.cap for group_id, group in policy.groups.items()}
     base_raw = group_points(fired)
@@ -248,7 +252,10 @@ def find_flips(rule_set: RuleSet, answers: Answers, lookup: MeasureLookup | None
             for position in rule_positions:
                 _, test, group, points = prepared.rules[position]
                 was = was_fired[position]
-                if test(changed, lookup) != was:
+                holds = test(changed, lookup)
+                if more_lookups and not holds and prepared.measured[position]:
+                    holds = any(test(changed, more) for more in more_lookups)
+                if holds != was:
                     sign = -1 if was else 1
                     bucket = delta.setdefault(group, dict.fromkeys(FRAMEWORKS, 0))
                     for framework, value in points:

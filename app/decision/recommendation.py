@@ -22,6 +22,9 @@ class Reason(_Out):
     as_of: str
     evidence: bool = Field(False, description="true when the rule is conditioned on probe numbers")
     group: str = Field(description="the factor group whose cap the points share")
+    machine: str | None = Field(None, description=(
+        "for a measured reason of a report citing several runs: the machine whose numbers "
+        "decided it (an imported run is named by its id)"))
 
 
 class GroupScore(_Out):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from app.decision.recommendation import ClaimVerdict, Recommendation
@@ -51,10 +51,12 @@ def _points(capped: int, raw: int) -> str:
 def render_markdown(rec: Recommendation, *, title: str | None = None,
                     answers: dict[str, Any] | None = None, url: str | None = None,
                     describe_claim: Callable[[ClaimVerdict], str] | None = None,
-                    describe_source: Callable[[str], str] | None = None) -> str:
+                    describe_source: Callable[[str], str] | None = None,
+                    machine_evidence: Sequence[Mapping[str, Any]] = ()) -> str:
     """Return the whole recommendation as a Markdown document. `describe_claim` and
     `describe_source` (for citations that are not URLs) put metric ids in words
-    (app/web/wording.py)."""
+    (app/web/wording.py); `machine_evidence` (a report citing several runs) adds each
+    machine's evidence side by side."""
     lines: list[str] = []
     lines.append(f"# {_escape(title) if title else 'Framework Advisor recommendation'}")
     lines.append("")
@@ -89,6 +91,8 @@ def render_markdown(rec: Recommendation, *, title: str | None = None,
     for reason in rec.reasons:
         sources = ", ".join(_source(s, describe_source) for s in reason.sources)
         tag = " (measured)" if reason.evidence else ""
+        if reason.machine:
+            tag = f" (measured on {_escape(reason.machine)})"
         lines.append(
             f"- **+{reason.points} {LABELS[reason.framework]}** `{reason.rule_id}`{tag}: "
             f"{_escape(reason.why)} Sources: {sources} (as of {reason.as_of})."
@@ -154,4 +158,38 @@ def render_markdown(rec: Recommendation, *, title: str | None = None,
             lines.append(f"| {_escape(claim.claim)} ({_escape(check)}) | {_escape(per + scope)} | "
                          f"{claim.verdict.replace('_', ' ')} |")
         lines.append("")
+    if len(machine_evidence) > 1:
+        lines += _machines_markdown(machine_evidence)
     return "\n".join(lines)
+
+
+def _machines_markdown(machine_evidence: Sequence[Mapping[str, Any]]) -> list[str]:
+    lines = ["## Evidence by machine", "",
+             f"This report cites {len(machine_evidence)} probe runs. Measured rules were judged "
+             "on the runs of machines labelled with your deployment targets (and the first cited "
+             "run for targets without one); each measured reason above names its machine.", "",
+             "| Machine | Run | Stands for | Used for scoring | Environment |",
+             "|---|---|---|---|---|"]
+    for m in machine_evidence:
+        env = m["evidence"]["environment"]
+        frameworks = ", ".join(f"{LABELS.get(k, k)} {v}" for k, v in
+                               (env.get("frameworks") or {}).items())
+        where = (f"{env.get('cpu_model')}, {env.get('cores')} cores, {env.get('os')}; "
+                 f"{frameworks}")
+        if env.get("accelerators"):
+            where += f"; accelerators: {', '.join(map(str, env['accelerators']))}"
+        lines.append(f"| {_escape(m.get('machine') or 'imported run')} | "
+                     f"`{_escape(str(m['probe_run_id']))}` | "
+                     f"{_escape(', '.join(m.get('stands_for') or []) or 'no answered target')} | "
+                     f"{'yes' if m.get('used_for_scoring') else 'no'} | {_escape(where)} |")
+    for m in machine_evidence:
+        name = _escape(m.get("machine") or f"imported run {m['probe_run_id']}")
+        lines += ["", f"### {name}", ""]
+        for h in m["evidence"]["highlights"]:
+            lines.append(f"- {_escape(h['text'])}")
+        claims = "; ".join(f"{_escape(c['id'])}: {c['verdict'].replace('_', ' ')}"
+                           for c in m["evidence"]["claims"])
+        if claims:
+            lines.append(f"- Claims on this machine: {claims}")
+    lines.append("")
+    return lines

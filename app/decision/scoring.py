@@ -8,10 +8,18 @@ frameworks, the single-answer changes that would flip the verdict, and measured 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from app.decision.evidence import build_evidence, measure_lookup
 from app.decision.flips import find_flips
+from app.decision.machine_evidence import (
+    CitedRun,
+    answered_targets,
+    fired_on_each_machine,
+    machine_name,
+    runs_in_preference,
+)
 from app.decision.measures import MeasureLookup
 from app.decision.probe_document import ProbeRunDocument
 from app.decision.questionnaire import Answers
@@ -140,10 +148,23 @@ def score_answers(
     probe_run_id: str | None = None,
     probe_run_chosen: str = "requested",
     provisional: bool = False,
+    runs: Sequence[CitedRun] = (),
 ) -> Recommendation:
-    """Return the Recommendation for validated answers, with evidence when a probe run is given."""
+    """Return the Recommendation for validated answers, with evidence when a probe run is
+    given. With `runs` (several machines), measured rules are judged on the runs that stand
+    for the user's targets (app/decision/machine_evidence.py) and the evidence block is the
+    first consulted run's."""
     lookup = measure_lookup(probe_run, rule_set)  # evidence gate: app/decision/evidence.py
-    fired = fired_rules(rule_set, answers, lookup)
+    more_lookups: list[MeasureLookup] = []
+    machines: dict[str, str] = {}
+    if runs:
+        consulted = runs_in_preference(answered_targets(answers), runs)
+        lookups = [(machine_name(run), measure_lookup(run.document, rule_set)) for run in consulted]
+        fired, machines = fired_on_each_machine(rule_set, answers, lookups)
+        probe_run, probe_run_id = consulted[0].document, consulted[0].probe_run_id
+        lookup, more_lookups = lookups[0][1], [found for _, found in lookups[1:]]
+    else:
+        fired = fired_rules(rule_set, answers, lookup)
     raw = group_points(fired)
     scores = capped_scores(rule_set.policy, raw)
     constraints = fired_constraints(rule_set, answers.plain)
@@ -152,6 +173,9 @@ def score_answers(
     targets = rule_set.questions["deployment_targets"]
     parts = _parts(rule_set)
     reasons = [reason for r in fired for reason in parts.reasons[id(r)]]
+    if machines:
+        reasons = [reason.model_copy(update={"machine": machines[reason.rule_id]})
+                   if reason.rule_id in machines else reason for reason in reasons]
     reasons.sort(key=lambda r: (-r.points, r.framework != recommended, r.rule_id))
     toolchain = choose_toolchain(rule_set, answers)
     evidence = None
@@ -173,7 +197,7 @@ def score_answers(
         toolchain=toolchain,
         caveats=choose_caveats(rule_set, answers, toolchain[recommended]),
         also_consider=also,
-        flips=find_flips(rule_set, answers, lookup, fired, verdict),
+        flips=find_flips(rule_set, answers, lookup, fired, verdict, more_lookups),
         evidence=evidence,
         provisional=provisional,
         rules_version=rule_set.version,

@@ -18,7 +18,7 @@ from app.decision.errors import AnswersError
 from app.decision.probe_document import ProbeRunDocument
 from app.decision.questionnaire import validate_answers
 from app.decision.rule_set import FRAMEWORKS
-from app.storage import probe_runs
+from app.storage import agents, probe_runs
 from app.storage.identifiers import is_well_formed, token_matches
 from app.storage.reports import get_report, report_exists
 from app.web import charts, wording
@@ -26,7 +26,7 @@ from app.web.advice import ProbeRunNotUsable
 from app.web.api.deps import ContextDep, check_rate
 from app.web.api.probe_runs import readable_runs
 from app.web.api.reports import REPORT_HEADERS, store_report
-from app.web.api.schemas import ReportCreate
+from app.web.api.schemas import MAX_MODELS_PER_RUN, ReportCreate
 from app.web.compare import compare_reports
 from app.web.context import ServiceContext
 from app.web.form_answers import answers_from_form, form_values
@@ -39,7 +39,7 @@ from app.web.report_view import (
     report_public,
 )
 from app.web.security import CSP, is_https
-from probes.plan import MODELS, SMOKE
+from probes.plan import MODELS, SMOKE, WORKLOADS
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 templates = Environment(
@@ -316,8 +316,18 @@ def compare_page(report_id: str, context: ContextDep,
 
 @router.get("/probes", response_class=HTMLResponse)
 def probes_page(context: ContextDep) -> HTMLResponse:
-    return render("probes.html", title="Probes", runs=_recent(context), error=None,
-                  now=dt.datetime.now(dt.UTC))
+    return _probes_page(context, None, 200)
+
+
+def _probes_page(context: ServiceContext, error: str | None, status: int) -> HTMLResponse:
+    return render("probes.html", status_code=status, title="Probes", runs=_recent(context),
+                  error=error, now=dt.datetime.now(dt.UTC), machines=_live_agents(context),
+                  server_agent=context.settings.server_agent_name, smoke=SMOKE,
+                  workloads=WORKLOADS, max_models=MAX_MODELS_PER_RUN)
+
+
+def _live_agents(context: ServiceContext) -> list[Any]:
+    return [a for a in agents.all_agents(context.sessions) if a.revoked_at is None]
 
 
 def _recent(context: ServiceContext) -> list[Any]:
@@ -334,21 +344,27 @@ async def start_probe_run(request: Request, context: ContextDep) -> Response:
 def _start_probe_run(request: Request, context: ServiceContext, body: bytes) -> Response:
     form = parse_qs(body.decode("utf-8", errors="replace"), max_num_fields=64) \
         if body.count(b"&") < 64 else {}  # the form has at most a dozen fields
-    models = [m for m in form.get("models", []) if m in MODELS]
+    models = list(dict.fromkeys(m for m in form.get("models", []) if m in MODELS))
     frameworks = [f for f in form.get("frameworks", []) if f in FRAMEWORKS]
     mode = form.get("mode", ["quick"])[-1]
+    machine = form.get("machine", [""])[-1] or context.settings.server_agent_name
     error = None
     if not models or not frameworks or mode not in ("quick", "full"):
         error = "Choose at least one model and one framework, and quick or full mode."
+    elif len(models) > MAX_MODELS_PER_RUN:
+        error = (f"Choose at most {MAX_MODELS_PER_RUN} models per run (you chose "
+                 f"{len(models)}); start another run for the rest.")
+    elif machine != context.settings.server_agent_name and \
+            all(a.name != machine for a in _live_agents(context)):
+        error = "That machine is not an enrolled agent any more; choose another."
     elif check_rate(context, request, "probe_runs") is not None:
         error = "Too many probe runs from your address; try again later."
     row = None if error else probe_runs.enqueue_if_room(
         context.sessions, context.settings.probe_queue_limit, models=models,
-        frameworks=frameworks, mode=mode)
+        frameworks=frameworks, mode=mode, machine={"name": machine})
     if row is None:
-        return render("probes.html", status_code=422, title="Probes", runs=_recent(context),
-                      error=error or "The probe queue is full; try again when a run has finished.",
-                      now=dt.datetime.now(dt.UTC))
+        return _probes_page(context, error or "The probe queue is full; try again when a run "
+                                              "has finished.", 422)
     return RedirectResponse(f"/probes/{row.id}", status_code=303)
 
 

@@ -59,7 +59,8 @@ def report_markdown(report: ReportPublic, base_url: str) -> str:
     answers = {a.label: a.answer_label for a in report.answer_labels}
     return render_markdown(report.recommendation, title=report.title, answers=answers,
                            url=base_url.rstrip("/") + report.url,
-                           describe_claim=claim_check, describe_source=metric_words)
+                           describe_claim=claim_check, describe_source=metric_words,
+                           machine_evidence=report.machine_evidence)
 
 
 def cached_report_json(context: ServiceContext, report_id: str) -> bytes | None:

@@ -1,6 +1,6 @@
 """Reports citing several probe runs (`probe_run_ids`): each run's machine and labels are
-looked up, the core picks the run per deployment target, and the advice is scored with
-the run it chooses (app.decision.machine_evidence)."""
+looked up, and the core reads each measure from the run standing for the user's targets
+(app.decision.machine_evidence)."""
 
 from __future__ import annotations
 
@@ -8,18 +8,19 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.decision.machine_evidence import (
-    CitedRun,
-    answered_targets,
-    evidence_by_machine,
-    primary_run,
-)
+from app.decision.machine_evidence import CitedRun, evidence_by_machine
 from app.decision.questionnaire import validate_answers
 from app.decision.rule_set import RuleSet
+from app.decision.scoring import score_answers
 from app.storage import agents, probe_runs
-from app.web.advice import Advice, AdviceCache, ProbeRunNotUsable, advise
+from app.web.advice import Advice, AdviceCache, ProbeRunNotUsable
 
 MAX_CITED_RUNS = 8
+
+
+def cited_run_ids(probe_run_id: str | None, probe_run_ids: list[str] | None) -> list[str]:
+    """Return the runs a request cites, probe_run_id first, each once."""
+    return list(dict.fromkeys(([probe_run_id] if probe_run_id else []) + (probe_run_ids or [])))
 
 
 def cited_runs(sessions: sessionmaker[Session], cache: AdviceCache, run_ids: list[str]
@@ -43,9 +44,11 @@ def cited_runs(sessions: sessionmaker[Session], cache: AdviceCache, run_ids: lis
 def advise_with_runs(rule_set: RuleSet, sessions: sessionmaker[Session], raw_answers: Any,
                      run_ids: list[str], cache: AdviceCache
                      ) -> tuple[Advice, list[dict[str, Any]]]:
-    """Return the advice scored with the run the core chooses, and every run's evidence."""
-    runs = cited_runs(sessions, cache, run_ids)
+    """Return the advice scored with each target's run (the core chooses), and every run's
+    evidence. Not memoised: it depends on every cited run and on the machines' labels."""
     answers = validate_answers(rule_set.questionnaire, raw_answers)
-    primary = primary_run(answered_targets(answers), runs)
-    advice = advise(rule_set, sessions, raw_answers, primary.probe_run_id, cache)
-    return advice, evidence_by_machine(rule_set, answers, runs)
+    runs = cited_runs(sessions, cache, run_ids)
+    recommendation = score_answers(rule_set, answers, runs=runs, probe_run_chosen="requested")
+    used = recommendation.evidence.probe_run_id if recommendation.evidence else None
+    return (Advice(answers, recommendation.model_dump_json().encode(), used),
+            evidence_by_machine(rule_set, answers, runs))

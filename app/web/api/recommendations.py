@@ -11,6 +11,7 @@ from app.web.api.bodies import body_schema, parse_json_body
 from app.web.api.deps import ContextDep
 from app.web.api.schemas import RecommendationRequest, errors
 from app.web.context import ServiceContext
+from app.web.several_runs import advise_with_runs, cited_run_ids
 
 router = APIRouter(prefix="/api/v1", tags=["recommendations"])
 # A body this small is parsed, validated and scored on the event loop when nothing needs the
@@ -30,8 +31,9 @@ async def recommend(request: Request, context: ContextDep) -> Response:
     body = await request.body()
     if len(body) <= INLINE_BODY_BYTES:
         parsed = parse_json_body(RecommendationRequest, body, context.separator_budget)
-        found = advise_in_memory(context.rule_set, context.advice, parsed.answers,
-                                 parsed.probe_run_id)
+        # Several cited runs need the database for their machines' labels: never inline.
+        found = None if parsed.probe_run_ids else advise_in_memory(
+            context.rule_set, context.advice, parsed.answers, parsed.probe_run_id)
         if found is not None:
             return Response(found, media_type="application/json")
     return Response(await run_in_threadpool(_recommend, context, body),
@@ -40,5 +42,9 @@ async def recommend(request: Request, context: ContextDep) -> Response:
 
 def _recommend(context: ServiceContext, body: bytes) -> bytes:
     parsed = parse_json_body(RecommendationRequest, body, context.separator_budget)
+    if parsed.probe_run_ids:
+        cited = cited_run_ids(parsed.probe_run_id, parsed.probe_run_ids)
+        return advise_with_runs(context.rule_set, context.sessions, parsed.answers, cited,
+                                context.advice)[0].json
     return advise(context.rule_set, context.sessions, parsed.answers, parsed.probe_run_id,
                   context.advice).json

@@ -14,7 +14,7 @@ from app.web.api.bodies import body_schema, parse_json_body
 from app.web.api.deps import ContextDep, rate_limited
 from app.web.api.schemas import ReportCreate, ReportCreated, ReportPublic, errors
 from app.web.report_view import cached_report_json, report_json_bytes
-from app.web.several_runs import advise_with_runs
+from app.web.several_runs import advise_with_runs, cited_run_ids
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 NOT_FOUND = "report not found"
@@ -24,8 +24,7 @@ REPORT_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 def store_report(context: ContextDep, body: ReportCreate) -> tuple[str, str, object]:
     """Score and store a report; shared by the API and the HTML form. A report citing a
     probe run that is still queued or running is stored pending, from the rules alone."""
-    several = list(dict.fromkeys(([body.probe_run_id] if body.probe_run_id else [])
-                                 + (body.probe_run_ids or [])))
+    several = cited_run_ids(body.probe_run_id, body.probe_run_ids)
     if len(several) > 1 or body.probe_run_ids:  # several machines: every run must be finished
         advice, by_machine = advise_with_runs(context.rule_set, context.sessions, body.answers,
                                               several, context.advice)

@@ -15,6 +15,9 @@ from app.decision.recommendation import Recommendation
 ModelName = Literal["mlp", "cnn", "transformer", "tabular", "recommender", "vision", "encoder",
                     "decoder"]
 FrameworkName = Literal["pytorch", "tensorflow"]
+# A run measures at most three models: a full run of three workloads stays within ~15
+# minutes on 2 cores (README, Probe time budgets); more is another run.
+MAX_MODELS_PER_RUN = 3
 
 
 class _In(BaseModel):
@@ -28,16 +31,18 @@ class RecommendationRequest(_In):
     probe_run_id: str | None = Field(
         None, pattern=r"^[A-Za-z0-9_-]{1,64}$",
         description="Probe run to use as evidence; by default the latest successful local run.")
+    probe_run_ids: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]] | None = Field(
+        None, min_length=1, max_length=8,
+        description="Several finished probe runs, e.g. one per machine. Each measure is read "
+                    "from the run of a machine labelled with one of the answers' deployment "
+                    "targets (the first such target that measured it), else from the first "
+                    "cited run; measured reasons name their machine, and a report shows every "
+                    "machine's evidence. probe_run_id, when also given, is cited first.")
 
 
 class ReportCreate(RecommendationRequest):
     title: str | None = Field(None, max_length=120, description="Shown at the top of the report.",
                               json_schema_extra={"pattern": STORABLE_TEXT_PATTERN})
-    probe_run_ids: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]] | None = Field(
-        None, min_length=1, max_length=8,
-        description="Several finished probe runs, e.g. one per machine. For each deployment "
-                    "target the run from a machine labelled with it is used; the report shows "
-                    "every machine's evidence. probe_run_id, when also given, is cited first.")
 
     @field_validator("title")
     @classmethod
@@ -98,7 +103,7 @@ AgentName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
 
 class ProbeRunCreate(_In):
     models: list[ModelName] = Field(default_factory=lambda: ["mlp", "cnn", "transformer"],
-                                    min_length=1, max_length=3)
+                                    min_length=1, max_length=MAX_MODELS_PER_RUN)
     frameworks: list[FrameworkName] = Field(default_factory=lambda: ["pytorch", "tensorflow"],
                                             min_length=1, max_length=2)
     mode: Literal["quick", "full"] = "quick"
