@@ -105,11 +105,16 @@ class Mode:
     warmup_s: float
     min_samples: int
     min_seconds: float
+    # Stop a series once it has MIN_CAPPED_SAMPLES and has run this long, even short of
+    # min_samples: a 1.2 s training step would otherwise take two minutes of a 5-minute
+    # budget. Fewer samples give a wider interval, which the verdicts then honestly show.
+    max_seconds: float | None = None
 
 
 MODES = {
     "quick": Mode("quick", warmup_calls=10, warmup_s=0.2, min_samples=30, min_seconds=0.5),
-    "full": Mode("full", warmup_calls=10, warmup_s=0.2, min_samples=100, min_seconds=2.0),
+    "full": Mode("full", warmup_calls=10, warmup_s=0.2, min_samples=100, min_seconds=2.0,
+                 max_seconds=12.0),
     # Reduced sampling for the test suite only; reports label it as such.
     "test": Mode("test", warmup_calls=2, warmup_s=0.0, min_samples=5, min_seconds=0.0),
 }
@@ -140,6 +145,12 @@ class WorkerConfig:
     parity_tolerance: float = 1e-4
     fault: str | None = None  # "crash:<model>:<variant>" or "hang:<model>:<variant>" (tests)
     rounds: int = 1  # fresh-subprocess rounds per framework; each takes its share of the samples
+    round_index: int = 0  # which of this framework's rounds this worker is (0: the first)
+    # The compiler cache (TORCHINDUCTOR_CACHE_DIR) shared by this framework's rounds in one
+    # run: empty for the first round, whose first_call_ms and compile_s are the cold numbers
+    # a user meets; later rounds reuse it (recompiling cold each round cost minutes) and
+    # record no cold numbers. None: a cache in the worker's own directory.
+    cache_dir: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)

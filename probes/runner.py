@@ -118,11 +118,13 @@ def run_probes(
                 break
             workdir = Path(tmp) / f"{framework}-{i}"
             workdir.mkdir()
+            round_index = order[:i].count(framework)
             config = WorkerConfig(
                 framework=framework, models=tuple(models), variants=variants[framework],
                 mode=mode, threads=threads, weights_path=str(weights_path), workdir=str(workdir),
                 parity_tolerance=PARITY_TOLERANCE, fault=(fault or {}).get(framework),
-                rounds=rounds,
+                rounds=rounds, round_index=round_index,
+                cache_dir=str(Path(tmp) / f"{framework}-compiler-cache"),
             )
             before = contention.sample()
             result = _run_worker(config, timeout_s, progress, on_progress, cancel)

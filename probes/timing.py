@@ -7,6 +7,7 @@ n and the coefficient of variation, flagging CV >= 15% as noisy.
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from dataclasses import replace
 from probes.plan import Mode
 
 NOISY_CV = 0.15
+MIN_CAPPED_SAMPLES = 5  # a series cut short by Mode.max_seconds still has this many per round
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -46,7 +48,8 @@ def per_round(mode: Mode, rounds: int) -> Mode:
     if rounds <= 1:
         return mode
     return replace(mode, min_samples=max(5, -(-mode.min_samples // rounds)),
-                   min_seconds=mode.min_seconds / rounds)
+                   min_seconds=mode.min_seconds / rounds,
+                   max_seconds=None if mode.max_seconds is None else mode.max_seconds / rounds)
 
 
 def in_unit(samples_s: list[float], scale: float = 1000.0) -> list[float]:
@@ -74,7 +77,10 @@ def measure(fn: Callable[[], object], mode: Mode, sync: Callable[[], None] = lam
     sync()
     samples: list[float] = []
     begin = time.perf_counter()
+    cap = math.inf if mode.max_seconds is None else mode.max_seconds
     while len(samples) < mode.min_samples or time.perf_counter() - begin < mode.min_seconds:
+        if len(samples) >= MIN_CAPPED_SAMPLES and time.perf_counter() - begin >= cap:
+            break
         t0 = time.perf_counter()
         fn()
         sync()  # GPU work is asynchronous: wait for it before reading the clock

@@ -253,7 +253,7 @@ def _int8(model: nn.Module, model_name: str, weights: dict[str, np.ndarray],
     model = copy.deepcopy(model).cpu()
     calibration = tuple(t.cpu() for t in native_input(
         model_name, model_inputs(weights, model_name, "train")))
-    converted = quantize_pt2e(model, calibration)
+    converted = without_unused_weights(quantize_pt2e(model, calibration))
     convs = quantized_convolutions(converted)
     path = workdir / f"{model_name}_int8.pt2"
     torch.export.save(torch.export.export(converted, calibration), path)
@@ -273,6 +273,18 @@ def _int8(model: nn.Module, model_name: str, weights: dict[str, np.ndarray],
     return Prepared(infer, time.perf_counter() - t0, lazy=False, artifact_bytes=_files_size([path]),
                     native_inputs=lambda m, arrays: tuple(x.cpu() for x in native_input(m, arrays)),
                     note=INT8_API, quantized_convs=convs)
+
+
+def without_unused_weights(graph: torch.fx.GraphModule) -> torch.fx.GraphModule:
+    """Return the graph without the float32 weights that convert_pt2e replaced by int8
+    ones: still registered, they are saved (torch.export keeps every parameter), so the int8
+    artifact held both copies and was larger than the float32 one."""
+    used = {node.target for node in graph.graph.nodes if node.op == "get_attr"}
+    for name, _ in list(graph.named_parameters()) + list(graph.named_buffers()):
+        if name not in used:
+            owner, _, attr = name.rpartition(".")
+            delattr(graph.get_submodule(owner) if owner else graph, attr)
+    return graph
 
 
 def quantized_convolutions(graph: torch.fx.GraphModule) -> int:

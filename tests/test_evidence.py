@@ -207,6 +207,14 @@ def test_a_measured_workload_is_used_first_and_a_proxy_is_named(rule_set, quiet)
     assert not rec.evidence.workload["smoke_only"]
     texts = " ".join(h.text for h in rec.evidence.highlights)
     assert "vision workload (a proxy)" in texts
+    # A tabular team: this run measured the vision workload, not tabular. The report says
+    # so, rather than "smoke set only", and the tabular team's numbers are the smoke mlp's.
+    rec = recommend(rule_set, {**base_answers(), "model_family": "tabular"}, doc)
+    workload = rec.evidence.workload
+    assert workload["smoke_only"] and workload["model"] == "mlp"
+    assert "measured the vision workload but not tabular" in workload["text"]
+    assert any("Your workload (tabular) was not measured" in n for n in rec.evidence.notes)
+    assert not any(n.startswith("Smoke set only") for n in rec.evidence.notes)
 
 
 def test_no_probe_run_means_no_evidence(rule_set):

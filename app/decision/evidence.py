@@ -339,12 +339,16 @@ def workload_summary(numbers: MeasuredNumbers, answers: Mapping[str, Any]) -> di
     model = numbers.model_for(answers)
     family = answers.get("model_family")
     smoke_only = model != choice.workload
+    others = sorted(numbers.measured_models & set(WORKLOADS))
     cpu = numbers.document.environment.cpu_model
     if smoke_only:
-        text = (f"Only the smoke set was measured: the numbers below come from the toy {model} "
-                f"model, which times framework overhead more than a real {choice.workload} "
-                f"workload. Run the probes with the {choice.workload} workload for numbers about "
-                f"your kind of model.")
+        measured = (f"This run measured the {', '.join(others)} workload"
+                    f"{'s' if len(others) > 1 else ''} but not {choice.workload}"
+                    if others else "Only the smoke set was measured")
+        text = (f"{measured}: the numbers below come from the toy {model} model, which times "
+                f"framework overhead more than a real {choice.workload} workload. Run the "
+                f"probes with the {choice.workload} workload for numbers about your kind of "
+                f"model.")
     elif choice.proxy:
         text = (f"No probe exists for {family}; the {model} workload stands in as a proxy. "
                 f"{(choice.why or '').strip()}")
@@ -352,6 +356,7 @@ def workload_summary(numbers: MeasuredNumbers, answers: Mapping[str, Any]) -> di
         text = f"Numbers from the {model} workload, the probe for your kind of model."
     return {"family": family, "model": model, "workload": choice.workload,
             "proxy": bool(choice.proxy) and not smoke_only, "smoke_only": smoke_only,
+            "other_workloads": others,
             "machine": cpu, "text": f"{text} Measured on {cpu}."}
 
 
@@ -438,7 +443,11 @@ def notes(numbers: MeasuredNumbers, workload: dict[str, Any], aside: list[SetAsi
     """Return the plain-word caveats shown with the evidence."""
     out = []
     ev = numbers.policy.evidence
-    if workload["smoke_only"]:
+    if workload["smoke_only"] and workload.get("other_workloads"):
+        out.append(f"Your workload ({workload['workload']}) was not measured in this run, so "
+                   f"the numbers for you come from the smoke set: toy models whose batch-1 times "
+                   f"mostly measure framework dispatch.")
+    elif workload["smoke_only"]:
         out.append("Smoke set only: these are toy models sized for a quick check; their batch-1 "
                    "times mostly measure framework dispatch, not your workload.")
     if numbers.contended:
