@@ -69,6 +69,34 @@ def test_pt2e_int8_quantizes_convolutions():
     assert "prepare_pt2e" in api and "X86InductorQuantizer" in api
 
 
+def test_the_int8_artifact_keeps_no_float32_copy_of_the_weights():
+    """convert_pt2e leaves the replaced float32 weights registered; saved, the artifact held
+    both copies. Dropped, the saved program is smaller than the float32 export (mlp: weights
+    dominate its size) and computes the same outputs."""
+    import copy
+    import tempfile
+    from pathlib import Path
+
+    import torch
+
+    from probes import torch_probe, weights
+    from probes.weights import model_inputs
+
+    arrays = weights.generate()
+    model = torch_probe.build("mlp", arrays)
+    calibration = tuple(torch_probe.native_input("mlp", model_inputs(arrays, "mlp", "train")))
+    quantized = torch_probe.quantize_pt2e(copy.deepcopy(model), calibration)
+    before = quantized(*calibration)
+    slim = torch_probe.without_unused_weights(quantized)
+    used = {n.target for n in slim.graph.nodes if n.op == "get_attr"}
+    assert {name for name, _ in [*slim.named_parameters(), *slim.named_buffers()]} <= used
+    assert torch.equal(slim(*calibration), before)
+    with tempfile.TemporaryDirectory() as tmp:
+        sizes = {v: torch_probe.prepare(v, "mlp", arrays, Path(tmp), 1).artifact_bytes
+                 for v in ("export", "int8")}
+    assert sizes["int8"] < sizes["export"], sizes
+
+
 def test_a_variant_that_cannot_run_is_a_recorded_failure_with_its_reason():
     # LiteRT's dynamic-range int8 decoder runs, but greedy decoding through its int8 weights
     # picks different tokens than float32 eager (with the pinned seed, 2 of 32): a generation
