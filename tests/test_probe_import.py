@@ -129,3 +129,24 @@ def test_report_says_what_was_set_aside_and_why_in_html_json_and_markdown(client
         assert "Smoke set only" in text and "Contended:" in text
         assert "contended run: other processes kept" in text
         assert "Set aside" in text and "inconclusive" in text
+
+
+def test_a_workload_run_page_charts_it_at_its_own_batch(client):
+    """A workload is measured at its own batch (vision: 8), so its throughput and training
+    charts read those metrics and say which batch; they were empty when the page only
+    looked for the smoke set's batch-32 metrics."""
+    doc = json.loads(RECORDED.read_text())
+    renames = {"throughput_sps_b32": "throughput_sps_b8", "train_step_ms_b32": "train_step_ms_b8"}
+    for item in doc["measurements"] + doc["failures"] + doc["comparisons"]:
+        if item.get("model") == "cnn":
+            item["model"] = "vision"
+            item["metric"] = renames.get(item.get("metric"), item.get("metric"))
+            if item.get("batch_size") == 32:
+                item["batch_size"] = 8
+    imported = client.post("/api/v1/probe-runs/import", json=doc)
+    assert imported.status_code == 201, imported.text
+    page = client.get(f"/probes/{imported.json()['id']}").text
+    vision = page.split("vision probe model", 1)[1].split("probe model", 1)[0]
+    assert "Throughput at batch 8" in vision and "Training step at batch 8" in vision
+    throughput = vision.split('id="thr-vision"', 1)[1].split("</figure>", 1)[0]
+    assert throughput.count('class="bar-row"') >= 2  # both frameworks' variants

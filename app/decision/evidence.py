@@ -30,7 +30,7 @@ from app.decision.recommendation import (
     SetAside,
 )
 from app.decision.rule_set import Policy, RuleSet
-from probes.plan import VARIANTS, throughput_metric, train_metric
+from probes.plan import SIZING, VARIANTS, throughput_metric, train_metric
 
 LABELS = {"pytorch": "PyTorch", "tensorflow": "TensorFlow"}
 METRIC_WORDS = {
@@ -398,8 +398,9 @@ def highlights(rule_set: RuleSet, answers: Mapping[str, Any], numbers: MeasuredN
         got = numbers.value(Side(framework=framework, variant="best"), "throughput_sps_b32", model)
         if got is None or got[0] <= 0:
             continue
-        text = (f"{LABELS[framework]} best batch-32 throughput ({what}): {got[0]:,.0f} samples/s "
-                f"({got[1]})")
+        batch = SIZING[model].batch if model in SIZING else 32  # the workload's own batch
+        text = (f"{LABELS[framework]} best batch-{batch} throughput ({what}): {got[0]:,.0f} "
+                f"samples/s ({got[1]})")
         if rps:
             machines = max(1, math.ceil(float(rps) / got[0]))
             text += f"; your peak of {float(rps):,.0f} req/s needs about {machines} machine(s) " \

@@ -9,7 +9,7 @@ from typing import Any
 
 from app.decision.probe_document import Measurement, ProbeRunDocument
 from app.web.wording import FRAMEWORK_LABELS, VARIANT_LABELS
-from probes.plan import MODELS
+from probes.plan import GENERATIVE, MODELS, SIZING, throughput_metric, train_metric
 
 ORDER = {v: i for i, v in enumerate(
     ("eager", "compile", "export", "onnxruntime", "int8",
@@ -74,22 +74,40 @@ def measurement_tables(document: ProbeRunDocument) -> dict[str, Any]:
                       m.noisy, {"stats": m.stats.model_dump() if m.stats else None})
                      for m in _sorted(by[(metric, model)])])
 
-    models = [m for m in MODELS if by[("latency_ms_b1", m)]]
+    # Each workload is measured at its own batch (probes/plan.py SIZING); the decoder
+    # generates instead: prefill latency and decode tokens per second.
+    def latency_metric(model: str) -> str:
+        return "prefill_ms" if model in GENERATIVE else "latency_ms_b1"
+
+    models = [m for m in MODELS if by[(latency_metric(m), m)]]
     per_model = []
     for model in models:
-        eager = {m.framework: m.value for m in by[("latency_ms_b1", model)] if m.variant == "eager"}
+        latency = latency_metric(model)
+        eager = {m.framework: m.value for m in by[(latency, model)] if m.variant == "eager"}
         speedups = bars([
             (variant_label(m.framework, m.variant), eager[m.framework] / m.value,
              f"{eager[m.framework] / m.value:.2f}x", m.framework, m.noisy, {})
-            for m in _sorted(by[("latency_ms_b1", model)])
+            for m in _sorted(by[(latency, model)])
             if m.variant != "eager" and m.framework in eager and m.value > 0])
+        generative = model in GENERATIVE
+        sizing = SIZING[model]
         per_model.append({
             "model": model,
-            "latency": chart("latency_ms_b1", model, "ms"),
-            "throughput": chart("throughput_sps_b32", model, "samples/s"),
+            "latency": chart(latency, model, "ms"),
+            "latency_name": "Prefill latency" if generative else "Latency at batch 1",
+            "latency_title": ("Prefill of a 128-token prompt, p50 (lower is better)" if generative
+                              else "Latency at batch 1, p50 (lower is better)"),
+            "throughput": chart("decode_tokens_per_s" if generative else throughput_metric(model),
+                                model, "tokens/s" if generative else "samples/s"),
+            "throughput_title": ("Decode tokens per second with a KV cache (higher is better)"
+                                 if generative else
+                                 f"Throughput at batch {sizing.batch} (higher is better)"),
             "speedups": speedups,
+            "speedup_title": ("Speed-up over the framework's eager, prefill" if generative else
+                              "Speed-up over the framework's eager, batch 1"),
             "compile": chart("compile_s", model, "s"),
-            "training": chart("train_step_ms_b32", model, "ms"),
+            "training": chart(train_metric(model), model, "ms"),
+            "training_title": f"Training step at batch {sizing.train_batch} (lower is better)",
             "artifacts": chart("artifact_bytes", model, "bytes"),
         })
     framework_level = {(m.framework, m.metric): m.value for m in document.measurements
