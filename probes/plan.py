@@ -114,7 +114,7 @@ class Mode:
 MODES = {
     "quick": Mode("quick", warmup_calls=10, warmup_s=0.2, min_samples=30, min_seconds=0.5),
     "full": Mode("full", warmup_calls=10, warmup_s=0.2, min_samples=100, min_seconds=2.0,
-                 max_seconds=12.0),
+                 max_seconds=9.0),
     # Reduced sampling for the test suite only; reports label it as such.
     "test": Mode("test", warmup_calls=2, warmup_s=0.0, min_samples=5, min_seconds=0.0),
 }
