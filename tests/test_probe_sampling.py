@@ -38,10 +38,10 @@ def test_a_slow_series_stops_at_the_time_cap_with_enough_samples(monkeypatch):
     per_round = timing.per_round(MODES["full"], 3)
     assert per_round.max_seconds == MODES["full"].max_seconds / 3
     # A 1.2 s training step: capped, but never below MIN_CAPPED_SAMPLES a round, after a
-    # warm-up of two calls (the mode asks for ten).
+    # warm-up that ends at the first call past the cap (three calls; the mode asks for ten).
     calls: list[int] = []
     assert sample_count(monkeypatch, 1.2, per_round, calls) == timing.MIN_CAPPED_SAMPLES
-    assert len(calls) == 2 + timing.MIN_CAPPED_SAMPLES
+    assert len(calls) == 3 + timing.MIN_CAPPED_SAMPLES
     # A 0.5 s call reaches the cap after more samples than the floor.
     capped = sample_count(monkeypatch, 0.5, per_round)
     assert timing.MIN_CAPPED_SAMPLES < capped < per_round.min_samples
