@@ -109,3 +109,13 @@ def test_bad_database_settings_exit_2_without_leaking_the_password(url, message)
         result = run(*command, env={"ADVISOR_DATABASE_URL": url})
         assert result.returncode == 2 and message in result.stderr
         assert "secret" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_every_benchmark_module_imports():
+    """`advisor bench X` imports its module only when run; a broken import (as `bench agents`
+    had, after a helper was renamed) would otherwise surface only when someone measures."""
+    import importlib
+
+    for name in ("scoring", "server", "pages", "stall", "agents", "lag_server"):
+        module = importlib.import_module(f"app.bench.{name}")
+        assert module.__name__ == f"app.bench.{name}"

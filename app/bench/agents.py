@@ -22,7 +22,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from app.bench.harness import _wait_ready, free_port
+from app.bench.harness import free_port, wait_ready
 
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 HEARTBEATS_PER_LEASE = 10
@@ -118,7 +118,7 @@ def run_agents_benchmark(console: Console, *, agents: int, seconds: float, jobs:
         server = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
                                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            _wait_ready(base)
+            wait_ready(base)
             leases, beats, errors, elapsed = asyncio.run(
                 _drive(base, tokens, seconds, sessions, jobs))
         finally:
