@@ -249,6 +249,8 @@ def test_each_target_is_scored_with_its_own_machines_numbers(rule_set, recorded)
     found, rec = measured(["edge_linux"], [server, edge])
     assert found == {("measured-tensorflow-latency-lead", "jetson-1")}
     assert rec.evidence.probe_run_id == "run-edge"  # the evidence block: the first consulted
+    from app.decision.render_markdown import render_markdown
+    assert "`measured-tensorflow-latency-lead` (measured on jetson-1)" in render_markdown(rec)
     # serverless has no machine of its own: the first cited run (the GPU box) speaks for it
     found, _ = measured(["edge_linux", "serverless"], [server, edge])
     assert found >= both
