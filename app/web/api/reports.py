@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from app.storage import probe_runs
 from app.storage.reports import DeleteRefused, create_report, delete_report, get_report
-from app.web.advice import advise, advise_from_rules, answer_labels
+from app.web.advice import Advice, advise, advise_from_rules, answer_labels
 from app.web.api.bodies import body_schema, parse_json_body
 from app.web.api.deps import ContextDep, rate_limited
 from app.web.api.schemas import ReportCreate, ReportCreated, ReportPublic, errors
@@ -28,16 +28,8 @@ def store_report(context: ContextDep, body: ReportCreate) -> tuple[str, str, obj
     if len(several) > 1 or body.probe_run_ids:  # several machines: every run must be finished
         advice, by_machine = advise_with_runs(context.rule_set, context.sessions, body.answers,
                                               several, context.advice)
-        title = body.title or advice.answers.get("project_name")
-        new = create_report(
-            context.sessions, title=str(title) if title else None,
-            answers=advice.answers.to_json(),
-            answer_labels=answer_labels(context.rule_set, advice.answers),
-            recommendation=advice.recommendation.model_dump(mode="json"),
-            rules_version=advice.recommendation.rules_version,
-            probe_run_id=advice.probe_run_id, probe_run_ids=several,
-            machine_evidence=by_machine)
-        return new.id, new.delete_token, advice.recommendation
+        return _store(context, body, advice, probe_run_id=advice.probe_run_id,
+                      probe_run_ids=several, machine_evidence=by_machine)
     pending = False
     if body.probe_run_id is not None:
         run = probe_runs.get_run(context.sessions, body.probe_run_id)
@@ -47,16 +39,21 @@ def store_report(context: ContextDep, body: ReportCreate) -> tuple[str, str, obj
     else:
         advice = advise(context.rule_set, context.sessions, body.answers, body.probe_run_id,
                         context.advice)
+    return _store(context, body, advice,
+                  probe_run_id=body.probe_run_id if pending else advice.probe_run_id,
+                  pending_probe_run=pending)
+
+
+def _store(context: ContextDep, body: ReportCreate, advice: Advice, **cited: Any
+           ) -> tuple[str, str, object]:
+    """Store the advice as a report; `cited` says which probe runs it cites and how."""
     title = body.title or advice.answers.get("project_name")
     new = create_report(
         context.sessions, title=str(title) if title else None,
         answers=advice.answers.to_json(),
         answer_labels=answer_labels(context.rule_set, advice.answers),
         recommendation=advice.recommendation.model_dump(mode="json"),
-        rules_version=advice.recommendation.rules_version,
-        probe_run_id=body.probe_run_id if pending else advice.probe_run_id,
-        pending_probe_run=pending,
-    )
+        rules_version=advice.recommendation.rules_version, **cited)
     return new.id, new.delete_token, advice.recommendation
 
 
