@@ -1,5 +1,5 @@
 """The condition language of rules: parsed from YAML, checked against the questionnaire,
-compiled into plain closures so that scoring thousands of rules stays cheap.
+compiled into one Python function each, so that scoring thousands of rules stays cheap.
 
 Forms (``Q`` is a question id):
   {question: Q, equals: V}            single/boolean/number/text answer equals V
@@ -23,8 +23,9 @@ A comparison on an unanswered question is false.
 
 from __future__ import annotations
 
+import itertools
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +40,7 @@ COMPARATORS: dict[str, Callable[[Any, Any], bool]] = {
     "gt": operator.gt,
     "gte": operator.ge,
 }
+SYMBOLS = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
 ANSWER_OPERATORS = ("equals", "one_of", "contains", "contains_any", "contains_all", "answered")
 
 
@@ -59,6 +61,8 @@ class CompiledCondition:
     # reads the answer whole (answered, a comparison). Flips use it to skip rules a change
     # cannot affect.
     mentions: dict[str, frozenset[Any] | None] = field(default_factory=dict)
+    source: str = ""  # the predicate's body as Python, over `a`, `m` and the names below
+    namespace: dict[str, Any] = field(default_factory=dict)  # generated name -> constant
 
     def mention(self, qid: str, values: frozenset[Any] | None) -> None:
         if values is None or self.mentions.get(qid, frozenset()) is None:
@@ -67,17 +71,66 @@ class CompiledCondition:
             self.mentions[qid] = self.mentions.get(qid, frozenset()) | values
 
 
+_names = itertools.count()
+
+
+class _Namespace:
+    """The constants a compiled predicate reads, each bound to a generated name.
+
+    Values from the rules (question ids, options, numbers, sets, measured tests) are never
+    written into the generated source: it names them (``c0``, ``c1``, ...), so no rule text
+    can change what the code does. Names are unique in the process, so the sources of many
+    conditions can be joined into one function (`compile_selector`)."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+
+    def name(self, value: Any) -> str:
+        found = f"c{next(_names)}"
+        self.values[found] = value
+        return found
+
+
 def compile_condition(
     raw: Any, questions: Mapping[str, Question], path: str = "when"
 ) -> CompiledCondition:
-    """Return the compiled condition, or raise ConditionError naming the bad field."""
+    """Return the compiled condition, or raise ConditionError naming the bad field.
+
+    The condition becomes one Python expression over the answers ``a`` and the measure
+    lookup ``m``, compiled once into a single function: scoring and flips evaluate a few
+    hundred conditions per request, and one call with inline tests costs a fraction of a
+    tree of closures (`advisor bench scoring`)."""
     out = CompiledCondition(predicate=lambda a, m: True)
-    out.predicate = _compile(raw, questions, path, out)
+    names = _Namespace()
+    out.source = _compile(raw, questions, path, out, names)
+    out.namespace = names.values
+    code = compile(f"lambda a, m: {out.source}", f"<condition {path}>", "eval")
+    out.predicate = eval(code, {"__builtins__": {}, **names.values})  # noqa: S307 - see _Namespace
     return out
 
 
-def _compile(raw: Any, questions: Mapping[str, Question], path: str, out: CompiledCondition
-             ) -> Predicate:
+Selector = Callable[[Mapping[str, Any], MeasureLookup | None], list[int]]
+
+
+def compile_selector(conditions: Sequence[CompiledCondition | None], name: str) -> Selector:
+    """Return one function that gives the positions of the conditions that hold (None always
+    holds), in order: the same as testing each predicate, in one call instead of one per
+    condition."""
+    lines = [f"def {name}(a, m):", "    out = []"]
+    namespace: dict[str, Any] = {"__builtins__": {}}
+    for position, condition in enumerate(conditions):
+        if condition is None:
+            lines.append(f"    out.append({position})")
+            continue
+        namespace.update(condition.namespace)
+        lines += [f"    if {condition.source}:", f"        out.append({position})"]
+    lines.append("    return out")
+    exec(compile("\n".join(lines), f"<selector {name}>", "exec"), namespace)  # noqa: S102
+    return namespace[name]
+
+
+def _compile(raw: Any, questions: Mapping[str, Question], path: str, out: CompiledCondition,
+             names: _Namespace) -> str:
     if not isinstance(raw, Mapping):
         raise ConditionError(f"{path}: a condition must be a mapping, got {type(raw).__name__}")
     keys = set(raw)
@@ -86,45 +139,19 @@ def _compile(raw: Any, questions: Mapping[str, Question], path: str, out: Compil
         items = raw[op]
         if not isinstance(items, list) or not items:
             raise ConditionError(f"{path}.{op}: must be a non-empty list of conditions")
-        parts = [_compile(c, questions, f"{path}.{op}[{i}]", out) for i, c in enumerate(items)]
-        return _combine(op == "all", parts)
+        parts = [_compile(c, questions, f"{path}.{op}[{i}]", out, names)
+                 for i, c in enumerate(items)]
+        return "(" + (" and " if op == "all" else " or ").join(parts) + ")"
     if keys == {"not"}:
-        inner = _compile(raw["not"], questions, f"{path}.not", out)
-        return lambda a, m: not inner(a, m)
+        return f"(not {_compile(raw['not'], questions, f'{path}.not', out, names)})"
     if "measured" in keys:
-        return _compile_measured(raw, path, out)
+        return f"{names.name(_compile_measured(raw, path, out))}(a, m)"
     if "question" in keys:
-        return _compile_answer(raw, questions, path, out)
+        return _compile_answer(raw, questions, path, out, names)
     raise ConditionError(
         f"{path}: unknown condition keys {sorted(map(str, keys))}; expected question, "
         "measured, all, any or not"
     )
-
-
-def _combine(conjunction: bool, parts: list[Predicate]) -> Predicate:
-    # Small fixed arities get straight-line closures: scoring 10,000 rules must
-    # stay within milliseconds, and a generator per call costs more than the test.
-    if len(parts) == 1:
-        return parts[0]
-    if len(parts) == 2:
-        p, q = parts
-        if conjunction:
-            return lambda a, m: p(a, m) and q(a, m)
-        return lambda a, m: p(a, m) or q(a, m)
-    if conjunction:
-        def every(a: Mapping[str, Any], m: MeasureLookup | None) -> bool:
-            for part in parts:  # noqa: SIM110 - see above
-                if not part(a, m):
-                    return False
-            return True
-        return every
-
-    def some(a: Mapping[str, Any], m: MeasureLookup | None) -> bool:
-        for part in parts:  # noqa: SIM110
-            if part(a, m):
-                return True
-        return False
-    return some
 
 
 VERDICTS = ("faster", "slower", "tie")
@@ -189,8 +216,9 @@ def _compile_verdict(raw: Mapping[str, Any], path: str, out: CompiledCondition, 
 
 
 def _compile_answer(
-    raw: Mapping[str, Any], questions: Mapping[str, Question], path: str, out: CompiledCondition
-) -> Predicate:
+    raw: Mapping[str, Any], questions: Mapping[str, Question], path: str, out: CompiledCondition,
+    names: _Namespace,
+) -> str:
     qid = raw["question"]
     if qid not in questions:
         raise ConditionError(f"{path}.question: unknown question {qid!r}")
@@ -205,6 +233,7 @@ def _compile_answer(
     arg = raw[op]
     where = f"{path}.{op}"
     out.questions.add(qid)
+    q = names.name(qid)
 
     def check_value(value: Any, at: str) -> None:
         if question.type in ("single", "multi") and value not in question.values:
@@ -230,20 +259,20 @@ def _compile_answer(
         if not isinstance(arg, bool):
             raise ConditionError(f"{where}: must be true or false")
         out.mention(qid, None)
-        return lambda a, m: (qid in a) == arg
+        return f"({q} in a)" if arg else f"({q} not in a)"
     if op == "equals":
         if question.type == "multi":
             raise ConditionError(f"{where}: {qid} is a multi question; use contains")
         check_value(arg, where)
         out.mention(qid, frozenset([arg]))
-        return lambda a, m: qid in a and a[qid] == arg
+        return f"({q} in a and a[{q}] == {names.name(arg)})"
     if op == "one_of":
         if question.type != "single":
             raise ConditionError(f"{where}: one_of works on single questions; {qid} is "
                                  f"{question.type}")
         allowed = frozenset(check_list(where))
         out.mention(qid, allowed)
-        return lambda a, m: a.get(qid) in allowed
+        return f"(a.get({q}) in {names.name(allowed)})"
     if op in ("contains", "contains_any", "contains_all"):
         if question.type != "multi":
             raise ConditionError(f"{where}: {op} works on multi questions; {qid} is "
@@ -251,12 +280,11 @@ def _compile_answer(
         if op == "contains":
             check_value(arg, where)
             out.mention(qid, frozenset([arg]))
-            return lambda a, m: arg in a.get(qid, ())
+            return f"({names.name(arg)} in a.get({q}, ()))"
         wanted = frozenset(check_list(where))
         out.mention(qid, wanted)
-        if op == "contains_any":
-            return lambda a, m: not wanted.isdisjoint(a.get(qid, ()))
-        return lambda a, m: wanted.issubset(a.get(qid, ()))
+        test = "not {}.isdisjoint" if op == "contains_any" else "{}.issubset"
+        return f"({test.format(names.name(wanted))}(a.get({q}, ())))"
     if op in COMPARATORS:
         if question.type != "number":
             raise ConditionError(f"{where}: {op} works on number questions; {qid} is "
@@ -264,8 +292,7 @@ def _compile_answer(
         check_value(arg, where)
         out.thresholds.setdefault(qid, set()).add(float(arg))
         out.mention(qid, None)
-        compare = COMPARATORS[op]
-        return lambda a, m: qid in a and compare(a[qid], arg)
+        return f"({q} in a and a[{q}] {SYMBOLS[op]} {names.name(arg)})"
     raise ConditionError(
         f"{path}: unknown operator {op!r}; expected one of "
         + ", ".join(ANSWER_OPERATORS + tuple(COMPARATORS))

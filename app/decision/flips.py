@@ -22,8 +22,9 @@ from app.decision.conditions import Predicate
 from app.decision.measures import MeasureLookup
 from app.decision.questionnaire import Answers, AnswerValue, Question
 from app.decision.recommendation import Flip
+from app.decision.recommendation_json import SharedJson, shared_json
 from app.decision.rule_set import FRAMEWORKS, LoadedRule, RuleSet
-from app.decision.verdict import LABELS, Verdict, capped_scores, group_points, outcome
+from app.decision.verdict import LABELS, GroupPoints, Verdict, group_points, outcome
 
 
 class Alternative(NamedTuple):
@@ -127,36 +128,44 @@ class _FlipQuestion:
 
     question: Question
     rules: tuple[tuple[int, Predicate, str, tuple[tuple[str, int], ...]], ...]  # index, test, group, points
+    rule_ids: tuple[int, ...]  # per position in `rules`: id() of the loaded rule
     measured: tuple[bool, ...]  # per position in `rules`: conditioned on probe numbers
     rules_always: frozenset[int]  # positions in `rules`
     rules_by_value: dict[Any, frozenset[int]]
     constraints: tuple[tuple[int, Predicate], ...]  # (index in rule_set.constraints, test)
     constraints_always: frozenset[int]  # positions in `constraints`
     constraints_by_value: dict[Any, frozenset[int]]
+    # framework -> per position in `rules`: how much that framework's lead over the other can
+    # shrink if the rule starts to hold (first) or stops holding (second)
+    losses: dict[str, tuple[tuple[int, ...], tuple[int, ...]]]
     thresholds: tuple[float, ...]
     only_remove: bool
     offer_unanswered: bool
     # current answer -> its changes, for choice and boolean answers (a few hundred at most per
     # question: bounded by the questionnaire's options, never by requests); a number
     # question's changes are the same for every answer (its tests read it whole), kept once.
-    _changes: dict[Any, tuple[Change, ...]] = field(default_factory=dict, compare=False)
+    _changes: dict[Any, Changes] = field(default_factory=dict, compare=False)
 
-    def changes(self, current: AnswerValue | None) -> tuple[Change, ...]:
+    def changes(self, current: AnswerValue | None) -> Changes:
         """Return the single-answer changes from `current` that some test can notice."""
         number = self.question.type == "number"
         key = "any number" if number else current
         found = self._changes.get(key)
         if found is None:
-            found = tuple(self._change(current, alt) for alt in alternatives(
+            made = [self._change(current, alt) for alt in alternatives(
                 self.question, None if number else current, self.thresholds,
-                self.only_remove, self.offer_unanswered))
-            found = tuple(c for c in found if c.rules or c.constraints)
+                self.only_remove, self.offer_unanswered and not number)]
+            found = _changes_of([c for c in made if c.rules or c.constraints])
             self._changes[key] = found
         if number:
-            kept = tuple(c for c in found if c.alternative.value != current)
+            kept = [c for c in found.all if c.alternative.value != current]
             if self.offer_unanswered and current is not None and not self.question.required:
-                kept += (self._change(current, Alternative(None, "unanswered", None)),)
-            return kept
+                unanswered = self._changes.get("unanswered number")
+                if unanswered is None:  # number tests read the answer whole: any current will do
+                    unanswered = _changes_of([self._change(current, Alternative(None, "unanswered", None))])
+                    self._changes["unanswered number"] = unanswered
+                kept += unanswered.all
+            return _changes_of(kept) if len(kept) != len(found.all) else found
         return found
 
     def _change(self, current: AnswerValue | None, alt: Alternative) -> Change:
@@ -165,13 +174,28 @@ class _FlipQuestion:
         for value in values:
             rules = rules | self.rules_by_value.get(value, frozenset())
             constraints = constraints | self.constraints_by_value.get(value, frozenset())
-        return Change(alt, tuple(sorted(rules)), tuple(sorted(constraints)))
+        swing = sum(abs(points) for position in rules for _, points in self.rules[position][3])
+        return Change(alt, tuple(sorted(rules)), tuple(sorted(constraints)), swing)
 
 
 class Change(NamedTuple):
     alternative: Alternative
     rules: tuple[int, ...]  # positions in _FlipQuestion.rules this change can affect
     constraints: tuple[int, ...]  # positions in _FlipQuestion.constraints
+    # The most the change can move PyTorch's score minus TensorFlow's: every rule it can
+    # affect toggling at once (a cap only ever shrinks a change, never grows it).
+    swing: int
+
+
+class Changes(NamedTuple):
+    all: tuple[Change, ...]
+    swing: int  # the largest swing among them
+    constraints: bool  # whether any of them can change a constraint's result
+
+
+def _changes_of(changes: Sequence[Change]) -> Changes:
+    return Changes(tuple(changes), max((c.swing for c in changes), default=0),
+                   any(c.constraints for c in changes))
 
 
 def _changed_values(before: AnswerValue | None, after: AnswerValue | None) -> set[Any]:
@@ -188,6 +212,17 @@ def _index(mentions: list[frozenset[Any] | None]) -> tuple[frozenset[int], dict[
         for value in named or ():
             by_value.setdefault(value, set()).add(i)
     return always, {v: frozenset(i) for v, i in by_value.items()}
+
+
+def _losses(points: list[dict[str, int]]) -> dict[str, tuple[tuple[int, ...], tuple[int, ...]]]:
+    # A cap never makes a change bigger: min(old + d, cap) - min(old, cap) lies between 0 and d.
+    out = {}
+    for framework in FRAMEWORKS:
+        other = next(f for f in FRAMEWORKS if f != framework)
+        starts = tuple(max(-p.get(framework, 0), 0) + max(p.get(other, 0), 0) for p in points)
+        stops = tuple(max(p.get(framework, 0), 0) + max(-p.get(other, 0), 0) for p in points)
+        out[framework] = (starts, stops)
+    return out
 
 
 def _prepared(rule_set: RuleSet) -> tuple[_FlipQuestion, ...]:
@@ -212,10 +247,12 @@ def _prepared(rule_set: RuleSet) -> tuple[_FlipQuestion, ...]:
         constraints_always, constraints_by_value = _index(
             [c.condition.mentions.get(qid) for _, c in constraints])
         out.append(_FlipQuestion(
-            question, rules, tuple(bool(rule_set.rules[i].condition.measures) for i in rule_indexes),
+            question, rules, tuple(id(rule_set.rules[i]) for i in rule_indexes),
+            tuple(bool(rule_set.rules[i].condition.measures) for i in rule_indexes),
             rules_always, rules_by_value,
             tuple((i, c.condition.predicate) for i, c in constraints), constraints_always,
-            constraints_by_value, tuple(sorted(rule_set.thresholds.get(qid, ()))),
+            constraints_by_value, _losses([dict(points) for _, _, _, points in rules]),
+            tuple(sorted(rule_set.thresholds.get(qid, ()))),
             qid in policy.flips.only_remove, policy.flips.offer_unanswered))
     prepared = tuple(out)
     rule_set.derived["flips"] = prepared
@@ -224,30 +261,72 @@ def _prepared(rule_set: RuleSet) -> tuple[_FlipQuestion, ...]:
 
 def find_flips(rule_set: RuleSet, answers: Answers, lookup: MeasureLookup | None,
                fired: Sequence[LoadedRule], base: Verdict,
-               more_lookups: Sequence[MeasureLookup] = ()) -> list[Flip]:
+               more_lookups: Sequence[MeasureLookup] = (),
+               base_raw: GroupPoints | None = None,
+               base_holds: Sequence[bool] | None = None) -> list[Flip]:
     """Return every plausible single-answer change that changes the recommended framework.
-    With `more_lookups` (several machines), a measured rule holds when it holds on any."""
+    With `more_lookups` (several machines), a measured rule holds when it holds on any.
+    `base_raw` (group_points(fired)) and `base_holds` (whether each constraint holds) save
+    the work when the caller has them already."""
     policy = rule_set.policy
-    caps = {group_id: group.cap for group_id, group in policy.groups.items()}
-    base_raw = group_points(fired)
-    base_scores = capped_scores(policy, base_raw)
+    caps = policy.caps
+    base_raw = group_points(fired) if base_raw is None else base_raw
+    base_scores = base.scores
     fired_ids = {id(r) for r in fired}
     plain = answers.plain
-    base_holds = [c.condition.predicate(plain, None) for c in rule_set.constraints]
+    if base_holds is None:
+        base_holds = [c.condition.predicate(plain, None) for c in rule_set.constraints]
     base_constraints = [c.rule for c, holds in zip(rule_set.constraints, base_holds, strict=True) if holds]
+    # With the constraints unchanged, a change flips a points verdict only if it shrinks the
+    # winner's lead to nothing (to a tie the tie-break gives the other side), and never flips
+    # a verdict one blocking constraint decided. Each change is first bounded by its
+    # precomputed swing, then by what its rules can take from the winner given which of them
+    # hold now; only changes that pass both evaluate a rule.
+    winner = base.recommended
+    other = next(f for f in FRAMEWORKS if f != winner)
+    need = base_scores[winner] - base_scores[other] + (policy.tie_break == winner)
+    points_can_flip = base.decided_by != "constraint"
     changed = dict(plain)  # one scratch copy; each question's answer is restored after it
+    made: dict[tuple, Flip] = rule_set.derived.setdefault("flip_objects", {})
+    shared = shared_json(rule_set.derived)
     flips: list[Flip] = []
     for prepared in _prepared(rule_set):
         question = prepared.question
         qid = question.id
         current = plain.get(qid)
-        was_fired = [id(rule_set.rules[i]) in fired_ids for i, _, _, _ in prepared.rules]
         found: list[Flip] = []
-        for alt, rule_positions, constraint_positions in prepared.changes(current):
+        changes = prepared.changes(current)
+        if not changes.constraints and (not points_can_flip or changes.swing < need):
+            continue  # no change of this answer can flip the verdict
+        was_fired: list[bool] | None = None
+        starts, stops = prepared.losses[winner]
+        for alt, rule_positions, constraint_positions, swing in changes.all:
+            points_may_flip = points_can_flip and swing >= need
+            if points_may_flip:
+                if was_fired is None:
+                    was_fired = [i in fired_ids for i in prepared.rule_ids]
+                loss = 0
+                for position in rule_positions:
+                    loss += stops[position] if was_fired[position] else starts[position]
+                points_may_flip = loss >= need
+            if not points_may_flip and not constraint_positions:
+                continue
             if alt.value is None:
                 changed.pop(qid, None)
             else:
                 changed[qid] = alt.value
+            constraints = base_constraints
+            for position in constraint_positions:
+                index, test = prepared.constraints[position]
+                if test(changed, None) != base_holds[index]:
+                    constraints = [c.rule for c in rule_set.constraints
+                                   if c.condition.predicate(changed, None)]
+                    break
+            else:
+                if not points_may_flip:
+                    continue
+            if was_fired is None:
+                was_fired = [i in fired_ids for i in prepared.rule_ids]
             delta: dict[str, dict[str, int]] = {}
             for position in rule_positions:
                 _, test, group, points = prepared.rules[position]
@@ -260,16 +339,8 @@ def find_flips(rule_set: RuleSet, answers: Answers, lookup: MeasureLookup | None
                     bucket = delta.setdefault(group, dict.fromkeys(FRAMEWORKS, 0))
                     for framework, value in points:
                         bucket[framework] += sign * value
-            constraints = base_constraints
-            for position in constraint_positions:
-                index, test = prepared.constraints[position]
-                if test(changed, None) != base_holds[index]:
-                    constraints = [c.rule for c in rule_set.constraints
-                                   if c.condition.predicate(changed, None)]
-                    break
-            else:
-                if not delta:
-                    continue  # nothing that decides has changed
+            if not delta and constraints is base_constraints:
+                continue  # nothing that decides has changed
             # Only the groups that changed are re-capped; the rest keep their base share.
             scores = dict(base_scores)
             for group, change in delta.items():
@@ -279,19 +350,41 @@ def find_flips(rule_set: RuleSet, answers: Answers, lookup: MeasureLookup | None
                     old = before.get(framework, 0)
                     scores[framework] += min(old + change[framework], cap) - min(old, cap)
             recommended, decided_by = outcome(policy, scores, constraints)
-            if recommended == base.recommended:
+            if recommended == winner:
                 continue
-            answer = list(alt.value) if isinstance(alt.value, tuple) else alt.value
-            found.append(Flip(question=qid, answer=answer, change=alt.change(current),
-                              text=_sentence(alt.text(question, current), recommended,
-                                             decided_by, scores),
-                              recommended=recommended, decided_by=decided_by, scores=scores))
+            found.append(_flip(made, shared, question, current, alt, recommended, decided_by,
+                               scores))
         if current is None:
             changed.pop(qid, None)
         else:
             changed[qid] = current
-        flips.extend(_nearest_numbers(question, current, found))
+        if found:
+            flips.extend(_nearest_numbers(question, current, found))
     return flips
+
+
+MAX_SHARED_FLIPS = 8192
+
+
+def _flip(made: dict[tuple, Flip], shared: SharedJson, question: Question, current: AnswerValue | None,
+          alt: Alternative, recommended: str, decided_by: str, scores: dict[str, int]) -> Flip:
+    """Return the Flip, shared between requests that reach the same one: it is a pure
+    function of these arguments (a number's text does not name its current value), and the
+    rule set bounds how many there are; past MAX_SHARED_FLIPS they are built every time."""
+    was = None if question.type == "number" else current
+    key = (question.id, was, alt, recommended, decided_by, scores["pytorch"], scores["tensorflow"])
+    found = made.get(key)
+    if found is None:
+        answer = list(alt.value) if isinstance(alt.value, tuple) else alt.value
+        found = Flip(question=question.id, answer=answer, change=alt.change(was),
+                     text=_sentence(alt.text(question, was), recommended, decided_by, scores),
+                     recommended=recommended, decided_by=decided_by, scores=scores)
+        if len(made) < MAX_SHARED_FLIPS:
+            made[key] = found
+            shared.add(found)
+    return found
+
+
 def _sentence(change: str, recommended: str, decided_by: str, scores: dict[str, int]) -> str:
     name = LABELS[recommended]
     other = "tensorflow" if recommended == "pytorch" else "pytorch"

@@ -165,6 +165,11 @@ class Policy(BaseModel):
     probe_model_for_family: dict[str, WorkloadChoice]
     evidence: EvidencePolicy
 
+    @cached_property
+    def caps(self) -> dict[str, int]:
+        """Each group's cap, by group id (read on every score)."""
+        return {group_id: group.cap for group_id, group in self.groups.items()}
+
 
 @dataclass(frozen=True)
 class LoadedRule:

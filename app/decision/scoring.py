@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from app.decision.conditions import Selector, compile_selector
 from app.decision.evidence import build_evidence, measure_lookup
 from app.decision.flips import find_flips
 from app.decision.machine_evidence import (
@@ -32,8 +33,11 @@ from app.decision.recommendation import (
     Recommendation,
     ToolchainStep,
 )
+from app.decision.recommendation_json import shared_json
 from app.decision.rule_set import FRAMEWORKS, LoadedConstraint, LoadedRule, RuleSet
 from app.decision.verdict import GroupPoints, capped_scores, decide, group_points, summary
+
+MAX_SHARED_GROUP_SCORES = 4096
 
 
 @dataclass(frozen=True)
@@ -42,7 +46,15 @@ class _OutputParts:
     picks them instead of building (and validating) them on every request."""
 
     reasons: dict[int, tuple[Reason, ...]]  # id(rule) -> one Reason per framework it scores
-    steps: tuple[ToolchainStep, ...]  # parallel to rule_set.toolchain
+    # (framework, step), ordered by stage (stable: rule-set order within one), and the one
+    # function that tells which of them the answers call for
+    steps: tuple[tuple[str, ToolchainStep], ...]
+    steps_for: Selector
+    constraints_holding: Selector  # positions in rule_set.constraints
+    also_for: Selector  # positions in rule_set.also_consider
+    # id(step) -> indexes in rule_set.tools whose tool the step names (they earn a caveat)
+    named_tools: dict[int, tuple[int, ...]]
+    target_labels: dict[str, str]  # deployment target -> its label
     caveats: dict[tuple[int, bool], Caveat]  # (index in rule_set.tools, in use) -> caveat
     also: tuple[AlsoConsider, ...]  # parallel to rule_set.also_consider
     constraints: dict[int, Constraint]  # id(constraint) -> its output
@@ -53,16 +65,26 @@ def _parts(rule_set: RuleSet) -> _OutputParts:
     if found is not None:
         return found
     targets = rule_set.questions["deployment_targets"]
+    stage_order = {stage: i for i, stage in enumerate(rule_set.policy.stages)}
+    steps = sorted(((t.rule.framework, t.condition,
+                     ToolchainStep(stage=t.rule.stage, tool=t.rule.tool, why=t.rule.why,
+                                   rule_id=t.rule.id, sources=list(t.rule.sources),
+                                   target=t.rule.target, maturity=t.rule.maturity))
+                    for t in rule_set.toolchain), key=lambda s: stage_order[s[2].stage])
     parts = _OutputParts(
         reasons={id(r): tuple(
             Reason(rule_id=r.rule.id, framework=framework, points=points, why=r.rule.why,
                    sources=list(r.rule.sources), as_of=r.rule.as_of.isoformat(),
                    evidence=bool(r.condition.measures), group=r.rule.group)
             for framework, points in r.rule.points.items()) for r in rule_set.rules},
-        steps=tuple(ToolchainStep(stage=t.rule.stage, tool=t.rule.tool, why=t.rule.why,
-                                  rule_id=t.rule.id, sources=list(t.rule.sources),
-                                  target=t.rule.target, maturity=t.rule.maturity)
-                    for t in rule_set.toolchain),
+        steps=tuple((framework, step) for framework, _, step in steps),
+        steps_for=compile_selector([condition for _, condition, _ in steps], "toolchain"),
+        constraints_holding=compile_selector([c.condition for c in rule_set.constraints],
+                                             "constraints"),
+        also_for=compile_selector([a.condition for a in rule_set.also_consider], "also_consider"),
+        named_tools={id(step): tuple(i for i, t in enumerate(rule_set.tools)
+                                     if t.status.tool in step.tool) for _, _, step in steps},
+        target_labels={v: targets.label_of(v) for v in targets.values},
         caveats={(i, in_use): Caveat(tool=t.status.tool, status=t.status.status, why=t.status.why,
                                      migration=t.status.migration, sources=list(t.status.sources),
                                      as_of=t.status.as_of.isoformat(), in_use=in_use)
@@ -75,6 +97,11 @@ def _parts(rule_set: RuleSet) -> _OutputParts:
             sources=list(c.rule.sources), as_of=c.rule.as_of.isoformat())
             for c in rule_set.constraints},
     )
+    shared = shared_json(rule_set.derived)
+    for made in (*(r for reasons in parts.reasons.values() for r in reasons),
+                 *(step for _, step in parts.steps), *parts.caveats.values(), *parts.also,
+                 *parts.constraints.values()):
+        shared.add(made)
     rule_set.derived["scoring"] = parts
     return parts
 
@@ -97,45 +124,62 @@ def fired_constraints(rule_set: RuleSet, plain: dict) -> list[LoadedConstraint]:
     return [c for c in rule_set.constraints if c.condition.predicate(plain, None)]
 
 
+def constraint_holds(rule_set: RuleSet, plain: dict) -> list[bool]:
+    """Return whether each constraint of the rule set holds, in rule-set order."""
+    holds = [False] * len(rule_set.constraints)
+    for position in _parts(rule_set).constraints_holding(plain, None):
+        holds[position] = True
+    return holds
+
+
 def group_scores(rule_set: RuleSet, raw: GroupPoints) -> list[GroupScore]:
     """Return points per factor group, before and after its cap, in policy order."""
+    # A group's score is a pure function of its raw points, and the sums the rules can make
+    # are few: the objects are shared (they are frozen), up to a bound set by the rule set.
+    made: dict[tuple[str, int, int], GroupScore] = rule_set.derived.setdefault("group_scores", {})
     out = []
     for group_id, group in rule_set.policy.groups.items():
         points = raw.get(group_id)
-        if not points or not any(points.values()):
+        if not points:
             continue
-        out.append(GroupScore(
-            group=group_id, label=group.label, cap=group.cap, raw=dict(points),
-            pytorch=min(points["pytorch"], group.cap), tensorflow=min(points["tensorflow"], group.cap),
-        ))
+        p, t = points["pytorch"], points["tensorflow"]
+        if not (p or t):
+            continue
+        found = made.get((group_id, p, t))
+        if found is None:
+            found = GroupScore(group=group_id, label=group.label, cap=group.cap,
+                               raw={"pytorch": p, "tensorflow": t},
+                               pytorch=min(p, group.cap), tensorflow=min(t, group.cap))
+            if len(made) < MAX_SHARED_GROUP_SCORES:
+                made[group_id, p, t] = found
+                shared_json(rule_set.derived).add(found)
+        out.append(found)
     return out
 
 
 def choose_toolchain(rule_set: RuleSet, answers: Answers) -> dict[str, list[ToolchainStep]]:
     """Return the concrete tools per framework, stage and target for these answers."""
-    stage_order = {stage: i for i, stage in enumerate(rule_set.policy.stages)}
     chosen: dict[str, list[ToolchainStep]] = {f: [] for f in FRAMEWORKS}
-    plain = answers.plain
-    for loaded, step in zip(rule_set.toolchain, _parts(rule_set).steps, strict=True):
-        if loaded.condition is None or loaded.condition.predicate(plain, None):
-            chosen[loaded.rule.framework].append(step)
-    for steps in chosen.values():
-        steps.sort(key=lambda s: stage_order[s.stage])
+    parts = _parts(rule_set)
+    steps = parts.steps
+    for position in parts.steps_for(answers.plain, None):  # already in stage order
+        framework, step = steps[position]
+        chosen[framework].append(step)
     return chosen
 
 
 def choose_caveats(rule_set: RuleSet, answers: Answers, recommended_steps: list[ToolchainStep]
                    ) -> list[Caveat]:
     """Return caveats for tools the team runs today or the recommended stack names."""
-    in_stack = set(answers.plain.get("current_stack") or ())
-    named = [step.tool for step in recommended_steps]
-    made = _parts(rule_set).caveats
+    in_stack = answers.plain.get("current_stack") or ()
+    parts = _parts(rule_set)
+    named = {i for step in recommended_steps for i in parts.named_tools[id(step)]}
     caveats = []
     for i, loaded in enumerate(rule_set.tools):
-        status = loaded.status
-        in_use = status.stack_value is not None and status.stack_value in in_stack
-        if in_use or any(status.tool in tool for tool in named):
-            caveats.append(made[i, in_use])
+        stack_value = loaded.status.stack_value
+        in_use = stack_value is not None and stack_value in in_stack
+        if in_use or i in named:
+            caveats.append(parts.caveats[i, in_use])
     caveats.sort(key=lambda c: not c.in_use)
     return caveats
 
@@ -167,10 +211,10 @@ def score_answers(
         fired = fired_rules(rule_set, answers, lookup)
     raw = group_points(fired)
     scores = capped_scores(rule_set.policy, raw)
-    constraints = fired_constraints(rule_set, answers.plain)
+    holds = constraint_holds(rule_set, answers.plain)
+    constraints = [c for c, held in zip(rule_set.constraints, holds, strict=True) if held]
     verdict = decide(rule_set.policy, scores, [c.rule for c in constraints], raw)
     recommended = verdict.recommended
-    targets = rule_set.questions["deployment_targets"]
     parts = _parts(rule_set)
     reasons = [reason for r in fired for reason in parts.reasons[id(r)]]
     if machines:
@@ -181,13 +225,12 @@ def score_answers(
     evidence = None
     if probe_run is not None:
         evidence = build_evidence(rule_set, answers, probe_run, probe_run_id, probe_run_chosen)
-    also = [made for a, made in zip(rule_set.also_consider, parts.also, strict=True)
-            if a.condition.predicate(answers.plain, None)]
+    also = [parts.also[position] for position in parts.also_for(answers.plain, None)]
     return Recommendation(
         recommended=recommended,
         decided_by=verdict.decided_by,
-        summary=summary(verdict, [c.rule for c in constraints],
-                        {v: targets.label_of(v) for v in targets.values}, raw, rule_set.policy,
+        summary=summary(verdict, [c.rule for c in constraints], parts.target_labels, raw,
+                        rule_set.policy,
                         answers.plain.get("deployment_targets") or ()),
         scores=verdict.scores,
         confidence=verdict.confidence,
@@ -197,7 +240,7 @@ def score_answers(
         toolchain=toolchain,
         caveats=choose_caveats(rule_set, answers, toolchain[recommended]),
         also_consider=also,
-        flips=find_flips(rule_set, answers, lookup, fired, verdict, more_lookups),
+        flips=find_flips(rule_set, answers, lookup, fired, verdict, more_lookups, raw, holds),
         evidence=evidence,
         provisional=provisional,
         rules_version=rule_set.version,

@@ -39,12 +39,13 @@ def group_points(fired: Iterable[LoadedRule]) -> GroupPoints:
 
 def capped_scores(policy: Policy, raw: Mapping[str, Mapping[str, int]]) -> dict[str, int]:
     """Return each framework's score: the sum over groups of its points, each group capped."""
-    scores = dict.fromkeys(FRAMEWORKS, 0)
+    caps = policy.caps
+    p = t = 0
     for group, points in raw.items():
-        cap = policy.groups[group].cap
-        for framework in FRAMEWORKS:
-            scores[framework] += min(points.get(framework, 0), cap)
-    return scores
+        cap = caps[group]
+        p += min(points.get("pytorch", 0), cap)
+        t += min(points.get("tensorflow", 0), cap)
+    return {"pytorch": p, "tensorflow": t}
 
 
 def tally(rule_set: RuleSet, fired: Sequence[LoadedRule]) -> dict[str, int]:

@@ -16,6 +16,7 @@ from app.decision.errors import AdvisorError, AnswersError, Problem
 from app.decision.probe_document import ProbeRunDocument
 from app.decision.questionnaire import Answers, validate_answers
 from app.decision.recommendation import Recommendation
+from app.decision.recommendation_json import recommendation_json
 from app.decision.rule_set import RuleSet
 from app.decision.scoring import score_answers
 from app.storage import probe_runs
@@ -167,7 +168,7 @@ def _score_or_recall(rule_set: RuleSet, cache: AdviceCache, answers: Answers,
     if found is None:
         recommendation = score_answers(rule_set, answers, document, probe_run_id=used_id,
                                        probe_run_chosen=chosen)
-        found = recommendation.model_dump_json().encode()
+        found = recommendation_json(rule_set, recommendation)
         cache.remember(key, found)
     return found
 
@@ -192,7 +193,7 @@ def advise(rule_set: RuleSet, sessions: sessionmaker[Session], raw_answers: Any,
 def advise_from_rules(rule_set: RuleSet, raw_answers: Any) -> Advice:
     """Return the recommendation from the rules alone while its probe run is still to come."""
     answers = validate_answers(rule_set.questionnaire, raw_answers)
-    payload = score_answers(rule_set, answers, provisional=True).model_dump_json().encode()
+    payload = recommendation_json(rule_set, score_answers(rule_set, answers, provisional=True))
     return Advice(answers, payload, None)
 
 

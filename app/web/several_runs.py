@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.decision.machine_evidence import CitedRun, evidence_by_machine
 from app.decision.questionnaire import validate_answers
+from app.decision.recommendation_json import recommendation_json
 from app.decision.rule_set import RuleSet
 from app.decision.scoring import score_answers
 from app.storage import agents, probe_runs
@@ -50,5 +51,5 @@ def advise_with_runs(rule_set: RuleSet, sessions: sessionmaker[Session], raw_ans
     runs = cited_runs(sessions, cache, run_ids)
     recommendation = score_answers(rule_set, answers, runs=runs, probe_run_chosen="requested")
     used = recommendation.evidence.probe_run_id if recommendation.evidence else None
-    return (Advice(answers, recommendation.model_dump_json().encode(), used),
+    return (Advice(answers, recommendation_json(rule_set, recommendation), used),
             evidence_by_machine(rule_set, answers, runs))

@@ -8,7 +8,6 @@ from starlette.concurrency import run_in_threadpool
 from app.decision.recommendation import Recommendation
 from app.web.advice import advise, advise_in_memory
 from app.web.api.bodies import body_schema, parse_json_body
-from app.web.api.deps import ContextDep
 from app.web.api.schemas import RecommendationRequest, errors
 from app.web.context import ServiceContext
 from app.web.several_runs import advise_with_runs, cited_run_ids
@@ -24,7 +23,10 @@ INLINE_BODY_BYTES = 4096
              responses=errors(400, 404, 409, 413, 422),
              openapi_extra=body_schema("RecommendationRequest"),
              summary="Score answers and return the recommendation")
-async def recommend(request: Request, context: ContextDep) -> Response:
+async def recommend(request: Request) -> Response:
+    # The context is read off the app rather than through a dependency: on this route, taken
+    # by every scripted client, FastAPI's dependency resolution cost more than the lookup.
+    context: ServiceContext = request.app.state.context
     # The body is read here. A small body whose probe run (if any) is already in memory is
     # answered inline, from the memo (keyed by the validated answers) or by scoring; large
     # bodies and anything that needs the database go to a worker thread.
