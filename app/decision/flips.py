@@ -142,31 +142,46 @@ class _FlipQuestion:
     only_remove: bool
     offer_unanswered: bool
     # current answer -> its changes, for choice and boolean answers (a few hundred at most per
-    # question: bounded by the questionnaire's options, never by requests); a number
-    # question's changes are the same for every answer (its tests read it whole), kept once.
+    # question: bounded by the questionnaire's options, never by requests). A number
+    # question's tests read it whole, so its changes are the same for every answer but the
+    # one it equals (left out) and "unanswered" (offered for an answered optional one): kept
+    # per (the alternative it equals or None, whether unanswered is offered).
     _changes: dict[Any, Changes] = field(default_factory=dict, compare=False)
 
     def changes(self, current: AnswerValue | None) -> Changes:
         """Return the single-answer changes from `current` that some test can notice."""
-        number = self.question.type == "number"
-        key = "any number" if number else current
+        if self.question.type != "number":
+            found = self._changes.get(current)
+            if found is None:
+                found = self._changes[current] = _changes_of(self._changes_from(current))
+            return found
+        every = self._changes.get("every number")
+        if every is None:
+            every = self._changes["every number"] = _changes_of(self._changes_from(None))
+        equal = current if current in self._numbers(every) else None
+        unanswered = (self.offer_unanswered and current is not None
+                      and not self.question.required)
+        key = ("number", equal, unanswered)
         found = self._changes.get(key)
         if found is None:
-            made = [self._change(current, alt) for alt in alternatives(
-                self.question, None if number else current, self.thresholds,
-                self.only_remove, self.offer_unanswered and not number)]
-            found = _changes_of([c for c in made if c.rules or c.constraints])
-            self._changes[key] = found
-        if number:
-            kept = [c for c in found.all if c.alternative.value != current]
-            if self.offer_unanswered and current is not None and not self.question.required:
-                unanswered = self._changes.get("unanswered number")
-                if unanswered is None:  # number tests read the answer whole: any current will do
-                    unanswered = _changes_of([self._change(current, Alternative(None, "unanswered", None))])
-                    self._changes["unanswered number"] = unanswered
-                kept += unanswered.all
-            return _changes_of(kept) if len(kept) != len(found.all) else found
+            kept = [c for c in every.all if equal is None or c.alternative.value != equal]
+            if unanswered:  # any current will do: the tests read the answer whole
+                kept.append(self._change(current, Alternative(None, "unanswered", None)))
+            found = self._changes[key] = _changes_of(kept)
         return found
+
+    def _changes_from(self, current: AnswerValue | None) -> list[Change]:
+        made = [self._change(current, alt) for alt in alternatives(
+            self.question, current, self.thresholds, self.only_remove,
+            self.offer_unanswered and self.question.type != "number")]
+        return [c for c in made if c.rules or c.constraints]
+
+    def _numbers(self, every: Changes) -> frozenset[Any]:
+        found = self._changes.get("numbers")
+        if found is None:
+            found = frozenset(c.alternative.value for c in every.all)
+            self._changes["numbers"] = found  # type: ignore[assignment]
+        return found  # type: ignore[return-value]
 
     def _change(self, current: AnswerValue | None, alt: Alternative) -> Change:
         values = _changed_values(current, alt.value)
@@ -188,14 +203,18 @@ class Change(NamedTuple):
 
 
 class Changes(NamedTuple):
-    all: tuple[Change, ...]
-    swing: int  # the largest swing among them
-    constraints: bool  # whether any of them can change a constraint's result
+    all: tuple[Change, ...]  # in the order flips are reported
+    # (position in `all`, change): those that can change a constraint's result, in order;
+    # then the others, largest swing first, so a scan can stop at the first that is too small
+    constrained: tuple[tuple[int, Change], ...]
+    by_swing: tuple[tuple[int, Change], ...]
 
 
 def _changes_of(changes: Sequence[Change]) -> Changes:
-    return Changes(tuple(changes), max((c.swing for c in changes), default=0),
-                   any(c.constraints for c in changes))
+    numbered = list(enumerate(changes))
+    return Changes(tuple(changes), tuple((i, c) for i, c in numbered if c.constraints),
+                   tuple(sorted(((i, c) for i, c in numbered if not c.constraints),
+                                key=lambda item: -item[1].swing)))
 
 
 def _changed_values(before: AnswerValue | None, after: AnswerValue | None) -> set[Any]:
@@ -294,13 +313,16 @@ def find_flips(rule_set: RuleSet, answers: Answers, lookup: MeasureLookup | None
         question = prepared.question
         qid = question.id
         current = plain.get(qid)
-        found: list[Flip] = []
         changes = prepared.changes(current)
-        if not changes.constraints and (not points_can_flip or changes.swing < need):
+        scan = changes.constrained
+        if points_can_flip and changes.by_swing and changes.by_swing[0][1].swing >= need:
+            scan += changes.by_swing
+        if not scan:
             continue  # no change of this answer can flip the verdict
+        found: list[tuple[int, Flip]] = []
         was_fired: list[bool] | None = None
         starts, stops = prepared.losses[winner]
-        for alt, rule_positions, constraint_positions, swing in changes.all:
+        for order, (alt, rule_positions, constraint_positions, swing) in scan:
             points_may_flip = points_can_flip and swing >= need
             if points_may_flip:
                 if was_fired is None:
@@ -310,6 +332,8 @@ def find_flips(rule_set: RuleSet, answers: Answers, lookup: MeasureLookup | None
                     loss += stops[position] if was_fired[position] else starts[position]
                 points_may_flip = loss >= need
             if not points_may_flip and not constraint_positions:
+                if points_can_flip and swing < need:
+                    break  # the rest swing even less, and none reads a constraint
                 continue
             if alt.value is None:
                 changed.pop(qid, None)
@@ -352,14 +376,15 @@ def find_flips(rule_set: RuleSet, answers: Answers, lookup: MeasureLookup | None
             recommended, decided_by = outcome(policy, scores, constraints)
             if recommended == winner:
                 continue
-            found.append(_flip(made, shared, question, current, alt, recommended, decided_by,
-                               scores))
+            found.append((order, _flip(made, shared, question, current, alt, recommended,
+                                       decided_by, scores)))
         if current is None:
             changed.pop(qid, None)
         else:
             changed[qid] = current
         if found:
-            flips.extend(_nearest_numbers(question, current, found))
+            found.sort(key=lambda item: item[0])
+            flips.extend(_nearest_numbers(question, current, [flip for _, flip in found]))
     return flips
 
 

@@ -132,6 +132,11 @@ class Questionnaire(BaseModel):
             yield from section.questions
 
     def by_id(self) -> dict[str, Question]:
+        """Return question id -> question, in questionnaire order (shared: do not change it)."""
+        return self._by_id
+
+    @cached_property
+    def _by_id(self) -> dict[str, Question]:
         return {q.id: q for q in self.questions()}
 
 
@@ -280,6 +285,12 @@ class _Allowed:
 
 def _coerce(question: Question, value: Any) -> AnswerValue:
     """Return the value in its canonical type, or raise ValueError saying what is allowed."""
+    # The common valid answers first: every request validates every answer.
+    kind = question.type
+    if kind == "single" and value.__class__ is str and value in question.value_set:
+        return value
+    if kind == "boolean" and (value is True or value is False):
+        return value
     allowed = _Allowed(question)  # formatted only when a message needs it
     if question.type == "single":
         if not isinstance(value, str) or value not in question.value_set:
