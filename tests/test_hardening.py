@@ -135,6 +135,25 @@ def test_padded_and_reordered_bodies_share_one_memo_slot(client):
     assert advice.bytes < 100_000
 
 
+def test_equal_numbers_in_another_form_share_a_slot_and_get_the_same_answer(client):
+    """50 and 50.0 are one answer: one memo slot, and the bytes scoring either would give."""
+    from app.decision.recommendation_json import recommendation_json
+    from app.decision.scoring import score_answers
+
+    advice = client.app.state.context.advice
+    rule_set = client.app.state.context.rule_set
+    before = len(advice._recommendations)
+    sent = []
+    for number in (50, 50.0, 50):
+        answers = {**base_answers(), "latency_budget_ms": number, "project_name": "slot test"}
+        response = client.post("/api/v1/recommendations", json={"answers": answers})
+        assert response.status_code == 200
+        fresh = score_answers(rule_set, validate_answers(rule_set.questionnaire, answers))
+        assert response.content == recommendation_json(rule_set, fresh)
+        sent.append(response.content)
+    assert len(advice._recommendations) == before + 1 and len(set(sent)) == 1
+
+
 def test_lru_is_bounded_by_bytes_as_well_as_entries():
     cache: LRU[bytes] = LRU(max_entries=1000, max_bytes=10_000)
     for i in range(100):

@@ -163,13 +163,17 @@ def test_tie_goes_to_the_policy_tie_break_with_confidence_one_half(rule_set):
     assert rec.confidence == 0.5
 
 
-def test_guard_index_fires_exactly_the_rules_a_full_scan_fires(rule_set):
+def test_fired_rules_are_exactly_the_rules_a_full_scan_fires(rule_set):
+    """The shipped rules are tested by one generated function, a big rule set through the
+    guard index: both must fire what testing each rule fires."""
     import random
 
     from app.bench.scoring import generated_rule_set
+    from app.decision.rule_set import MAX_RULES_FOR_ONE_SELECTOR
     from app.decision.scoring import fired_rules
 
     big = generated_rule_set(rule_set, 2000, seed=3)
+    assert len(rule_set.rules) <= MAX_RULES_FOR_ONE_SELECTOR < len(big.rules)
     rng = random.Random(11)
     answer_sets = [yaml.safe_load(p.read_text()) for p in EXAMPLES]
     for _ in range(50):

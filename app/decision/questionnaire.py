@@ -291,6 +291,15 @@ def _coerce(question: Question, value: Any) -> AnswerValue:
         return value
     if kind == "boolean" and (value is True or value is False):
         return value
+    if kind == "multi" and value.__class__ is list and 0 < len(value) <= len(question.values):
+        known = question.value_set
+        if all(v.__class__ is str and v in known for v in value):
+            chosen = tuple(sorted(set(value)))
+            fits = question.max_items is None or len(chosen) <= question.max_items
+            alone = len(chosen) == 1 or not any(only in chosen for only in question.exclusive)
+            if len(chosen) == len(value) and fits and alone:
+                return chosen
+        # otherwise the checks below say what is wrong
     allowed = _Allowed(question)  # formatted only when a message needs it
     if question.type == "single":
         if not isinstance(value, str) or value not in question.value_set:

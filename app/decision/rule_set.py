@@ -14,7 +14,14 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from app.decision.conditions import CompiledCondition, ConditionError, Predicate, compile_condition
+from app.decision.conditions import (
+    CompiledCondition,
+    ConditionError,
+    Predicate,
+    Selector,
+    compile_condition,
+    compile_selector,
+)
 from app.decision.errors import Problem, RulesError
 from app.decision.measures import EvidencePolicy, Measure, WorkloadChoice, parse_measure
 from app.decision.probe_document import ModelName
@@ -22,6 +29,10 @@ from app.decision.questionnaire import Question, Questionnaire
 
 SHIPPED_RULES_DIR = Path(__file__).resolve().parents[2] / "rules"
 FRAMEWORKS = ("pytorch", "tensorflow")
+# Up to this many scoring rules, one generated function tests them all (a few microseconds
+# for the shipped set); beyond it the guard index skips those that cannot hold
+# (`advisor bench scoring` measures 10,000).
+MAX_RULES_FOR_ONE_SELECTOR = 400
 KEBAB = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 
 
@@ -176,6 +187,13 @@ class LoadedRule:
     rule: Rule
     condition: CompiledCondition
     source_file: str
+    # (group, PyTorch's points, TensorFlow's points): what scoring adds up on every request
+    tally: tuple[str, int, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        points = self.rule.points
+        object.__setattr__(self, "tally", (self.rule.group, points.get("pytorch", 0),
+                                           points.get("tensorflow", 0)))
 
 
 @dataclass(frozen=True)
@@ -233,6 +251,14 @@ class RuleSet:
     def predicates(self) -> list[tuple[LoadedRule, Predicate]]:
         """Return (rule, predicate) pairs, prepared once for the scoring loop."""
         return [(r, r.condition.predicate) for r in self.rules]
+
+    @cached_property
+    def fired_selector(self) -> Selector | None:
+        """Return one function that tells which rules hold, for a rule set small enough that
+        testing every rule in one call is cheaper than the guard index; None otherwise."""
+        if len(self.rules) > MAX_RULES_FOR_ONE_SELECTOR:
+            return None
+        return compile_selector([r.condition for r in self.rules], "fired_rules")
 
     @cached_property
     def guard_index(self) -> GuardIndex:

@@ -110,6 +110,10 @@ def fired_rules(rule_set: RuleSet, answers: Answers, lookup: MeasureLookup | Non
                 ) -> list[LoadedRule]:
     """Return the scoring rules whose condition holds, in rule-set order."""
     plain = answers.plain
+    selector = rule_set.fired_selector
+    if selector is not None:
+        rules = rule_set.rules
+        return [rules[position] for position in selector(plain, lookup)]
     predicates = rule_set.predicates
     fired = []
     for index in rule_set.guard_index.candidates(plain):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from app.decision.rule_set import FRAMEWORKS, ConstraintRule, LoadedRule, Policy, RuleSet
 
@@ -18,8 +18,7 @@ LABELS = {"pytorch": "PyTorch", "tensorflow": "TensorFlow"}
 GroupPoints = dict[str, dict[str, int]]
 
 
-@dataclass(frozen=True)
-class Verdict:
+class Verdict(NamedTuple):  # a tuple: made on every request, and cheaper than a dataclass
     recommended: str
     decided_by: str  # "score" | "tie_break" | "constraint"
     scores: dict[str, int]
@@ -31,9 +30,13 @@ def group_points(fired: Iterable[LoadedRule]) -> GroupPoints:
     """Return each group's raw points per framework (before caps)."""
     raw: GroupPoints = {}
     for loaded in fired:
-        bucket = raw.setdefault(loaded.rule.group, dict.fromkeys(FRAMEWORKS, 0))
-        for framework, points in loaded.rule.points.items():
-            bucket[framework] += points
+        group, p, t = loaded.tally
+        bucket = raw.get(group)
+        if bucket is None:
+            raw[group] = {"pytorch": p, "tensorflow": t}
+        else:
+            bucket["pytorch"] += p
+            bucket["tensorflow"] += t
     return raw
 
 
@@ -71,7 +74,7 @@ def decide(policy: Policy, scores: Mapping[str, int], constraints: Sequence[Cons
     """Return the verdict: a blocking constraint on one framework decides; else the points."""
     blocked = {f: tuple(sorted({c.target for c in constraints
                                 if c.framework == f and c.level == "blocking"}))
-               for f in FRAMEWORKS}
+               for f in FRAMEWORKS} if constraints else {f: () for f in FRAMEWORKS}
     p, t = scores["pytorch"], scores["tensorflow"]
     by_score = policy.tie_break if p == t else ("pytorch" if p > t else "tensorflow")
     score_confidence = margin_confidence(policy, by_score, scores, raw or {})
@@ -88,7 +91,7 @@ def decide(policy: Policy, scores: Mapping[str, int], constraints: Sequence[Cons
         confidence = score_confidence
         if len(only_blocked) == 2:
             confidence = min(confidence, policy.confidence.both_blocked_max)
-    if decided_by != "tie_break":
+    if decided_by != "tie_break" and constraints:
         cautions = sum(1 for c in constraints if c.framework == recommended and c.level == "caution")
         confidence = max(0.5, confidence - cautions * policy.confidence.caution_penalty)
     return Verdict(recommended, decided_by, dict(scores), round(confidence, 4), blocked)

@@ -61,11 +61,13 @@ class AdviceCache:
         self._documents: LRU[ProbeRunDocument] = LRU(max_entries, half)
         self._recommendations: LRU[bytes] = LRU(max_entries, half)
 
-    def recommendation(self, key: tuple[str, str | None, str, str]) -> bytes | None:
+    def recommendation(self, key: tuple[tuple, str | None, str, str]) -> bytes | None:
         return self._recommendations.get(key)
 
-    def remember(self, key: tuple[str, str | None, str, str], payload: bytes) -> None:
-        self._recommendations.put(key, payload, len(payload) + len(key[0]))
+    def remember(self, key: tuple[tuple, str | None, str, str], payload: bytes) -> None:
+        # The key's answers count at a flat 64 bytes each (ids and values are short: the
+        # questionnaire bounds them), so the byte budget holds without serialising the key.
+        self._recommendations.put(key, payload, len(payload) + 64 * len(key[0]))
 
     @property
     def bytes(self) -> int:
@@ -163,7 +165,7 @@ def advise_in_memory(rule_set: RuleSet, cache: AdviceCache, raw_answers: Any,
 def _score_or_recall(rule_set: RuleSet, cache: AdviceCache, answers: Answers,
                      document: ProbeRunDocument | None, used_id: str | None, chosen: str
                      ) -> bytes:
-    key = (canonical_answers(answers), used_id, chosen, rule_set.version)
+    key = (answers_key(answers), used_id, chosen, rule_set.version)
     found = cache.recommendation(key)
     if found is None:
         recommendation = score_answers(rule_set, answers, document, probe_run_id=used_id,
@@ -173,9 +175,11 @@ def _score_or_recall(rule_set: RuleSet, cache: AdviceCache, answers: Answers,
     return found
 
 
-def canonical_answers(answers: Answers) -> str:
-    """Return one text per set of validated answers (sorted keys, sorted multi values)."""
-    return json.dumps(answers.to_json(), sort_keys=True, separators=(",", ":"))
+def answers_key(answers: Answers) -> tuple:
+    """Return one hashable key per set of validated answers, whatever order or padding the
+    request had: validation puts answers in questionnaire order and multi values in sorted
+    tuples, and gives each question one type (so 1 and True never meet in one slot)."""
+    return tuple(answers.plain.items())
 
 
 def advise(rule_set: RuleSet, sessions: sessionmaker[Session], raw_answers: Any,
