@@ -214,8 +214,8 @@ def serve(
     ] = True,
     loop: Annotated[EventLoop, typer.Option(
         help="Event loop. asyncio by default: under 32 busy connections uvloop gave the same "
-             "throughput here but a p99 latency three to five times longer "
-             "(`advisor bench server`).")] = EventLoop.asyncio,
+             "throughput here but a p99 latency up to five times longer (145 vs 31 ms for "
+             "scored requests; `advisor bench server --loop uvloop`).")] = EventLoop.asyncio,
 ) -> None:
     """Start the web server (API, pages); applies database migrations first."""
     import os
@@ -348,13 +348,18 @@ def bench_pages(
 
 @bench_cli.command("server")
 def bench_server(
-    seconds: Annotated[int, typer.Option(help="Seconds of load per endpoint.")] = 10,
+    seconds: Annotated[int, typer.Option(help="Seconds of load per endpoint and round.")] = 5,
     connections: Annotated[int, typer.Option(help="Concurrent connections.")] = 32,
+    rounds: Annotated[int, typer.Option(min=1, help="Interleaved rounds (medians are shown).")
+                      ] = 3,
+    loop: Annotated[EventLoop, typer.Option(help="The server's event loop.")
+                    ] = EventLoop.asyncio,
 ) -> None:
     """The real server under wrk: trivial endpoint vs recommendations and report reads."""
     from app.bench.server import run_server_benchmark
 
-    run_server_benchmark(out, seconds=seconds, connections=connections)
+    run_server_benchmark(out, seconds=seconds, connections=connections, rounds=rounds,
+                         loop=loop.value)
 
 
 @bench_cli.command("stall")

@@ -31,17 +31,19 @@ def example_answers() -> list[dict[str, Any]]:
 
 
 @contextmanager
-def running_server(with_lag_probe: bool = False) -> Iterator[tuple[str, int, str]]:
-    """Start `advisor serve` (one uvicorn process, fresh SQLite file, no rate limits), or
-    the same server with an event-loop lag probe (app/bench/lag_server.py); yield (base URL,
-    server pid, temporary directory) and stop it afterwards."""
+def running_server(with_lag_probe: bool = False, loop: str = "asyncio"
+                   ) -> Iterator[tuple[str, int, str]]:
+    """Start `advisor serve` (one uvicorn process, fresh SQLite file, no rate limits, on the
+    given event loop), or the same server with an event-loop lag probe
+    (app/bench/lag_server.py); yield (base URL, server pid, temporary directory) and stop it
+    afterwards."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="advisor-bench-") as tmp:
         env = {**os.environ, "ADVISOR_DATABASE_URL": f"sqlite:///{tmp}/bench.db",
                "ADVISOR_RATE_LIMIT_ENABLED": "false"}
         command = ["app.bench.lag_server", str(port)] if with_lag_probe else \
-            ["app.cli", "serve", "--port", str(port)]
+            ["app.cli", "serve", "--port", str(port), "--loop", loop]
         server = subprocess.Popen([sys.executable, "-m", *command], env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
