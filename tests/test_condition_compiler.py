@@ -148,3 +148,13 @@ def test_rule_text_is_never_code(rule_set):
     assert condition.predicate({"project_name": sneaky}, None) is True
     selector = compile_selector([condition], "sneaky")
     assert selector({"project_name": "Smart camera"}, None) == []
+
+
+def test_a_condition_nested_too_deeply_is_refused_by_name(rule_set):
+    from app.decision.conditions import ConditionError
+
+    raw: dict[str, Any] = {"question": "role", "equals": "startup"}
+    for _ in range(300):
+        raw = {"not": raw}
+    with pytest.raises(ConditionError, match="when: the condition nests too deeply"):
+        compile_condition(raw, rule_set.questions)

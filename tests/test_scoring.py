@@ -269,3 +269,53 @@ def test_flips_equal_a_full_rescore_of_every_alternative(rule_set):
             else:
                 assert sorted(map(repr, found.get(qid, []))) == sorted(map(repr, flips)), (qid, raw)
         assert set(found) <= set(expected), raw
+
+
+def test_output_parts_built_by_racing_threads_are_one(rules_copy):
+    """The event loop and worker threads score at once on a fresh rule set: all must use
+    the same prepared parts (a step from one and a caveat lookup in another would fail)."""
+    import threading
+
+    from app.decision.scoring import _parts
+
+    fresh = load_rule_set(rules_copy)
+    start = threading.Barrier(8)
+    found = []
+
+    def build() -> None:
+        start.wait()
+        found.append(_parts(fresh))
+
+    threads = [threading.Thread(target=build) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(found) == 8 and all(parts is found[0] for parts in found)
+
+
+def test_a_number_rule_on_one_value_flips_when_the_answer_leaves_it(rules_copy):
+    """Flips prepare a number question's changes once for every answer: a rule testing
+    `equals` on a number must still be re-checked when the answer moves away."""
+    path = rules_copy / "scoring" / "team.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["rules"].append({
+        "id": "seven-models-exactly", "group": "team",
+        "when": {"question": "models_in_production", "equals": 7},
+        "points": {"tensorflow": 5}, "why": "A test rule.", "sources": ["tests"],
+        "as_of": "2026-11-28"})
+    data["rules"].append({
+        "id": "twenty-models-or-more", "group": "development",
+        "when": {"question": "models_in_production", "gte": 20},
+        "points": {"pytorch": 1}, "why": "A test rule.", "sources": ["tests"],
+        "as_of": "2026-11-28"})
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    custom = load_rule_set(rules_copy)
+    raw = {**base_answers(), "models_in_production": 7}
+    rec = score_answers(custom, validate_answers(custom.questionnaire, raw))
+    assert rec.recommended == "tensorflow"
+    moved = [f for f in rec.flips if f.question == "models_in_production"]
+    assert moved and all(f.recommended == "pytorch" and f.answer != 7 for f in moved)
+    again = score_answers(custom, validate_answers(
+        custom.questionnaire, {**raw, "models_in_production": moved[0].answer}))
+    assert again.recommended == "pytorch"

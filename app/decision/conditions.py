@@ -102,9 +102,13 @@ def compile_condition(
     tree of closures (`advisor bench scoring`)."""
     out = CompiledCondition(predicate=lambda a, m: True)
     names = _Namespace()
-    out.source = _compile(raw, questions, path, out, names)
+    try:
+        out.source = _compile(raw, questions, path, out, names)
+        code = compile(f"lambda a, m: {out.source}", f"<condition {path}>", "eval")
+    except (RecursionError, SyntaxError, MemoryError):
+        # Python's parser refuses about 200 nested parentheses; no real rule comes close.
+        raise ConditionError(f"{path}: the condition nests too deeply") from None
     out.namespace = names.values
-    code = compile(f"lambda a, m: {out.source}", f"<condition {path}>", "eval")
     out.predicate = eval(code, {"__builtins__": {}, **names.values})  # noqa: S307 - see _Namespace
     return out
 

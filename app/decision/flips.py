@@ -261,10 +261,14 @@ def _prepared(rule_set: RuleSet) -> tuple[_FlipQuestion, ...]:
                        if qid in c.condition.questions]
         if not rules and not constraints:
             continue
+        # A number question's changes are prepared once for every answer, so its tests are
+        # all re-evaluated on every change (an `equals` on a number names the answer it leaves).
+        whole = question.type == "number"
         rules_always, rules_by_value = _index(
-            [rule_set.rules[i].condition.mentions.get(qid) for i in rule_indexes])
+            [None if whole else rule_set.rules[i].condition.mentions.get(qid)
+             for i in rule_indexes])
         constraints_always, constraints_by_value = _index(
-            [c.condition.mentions.get(qid) for _, c in constraints])
+            [None if whole else c.condition.mentions.get(qid) for _, c in constraints])
         out.append(_FlipQuestion(
             question, rules, tuple(id(rule_set.rules[i]) for i in rule_indexes),
             tuple(bool(rule_set.rules[i].condition.measures) for i in rule_indexes),
@@ -273,9 +277,8 @@ def _prepared(rule_set: RuleSet) -> tuple[_FlipQuestion, ...]:
             constraints_by_value, _losses([dict(points) for _, _, _, points in rules]),
             tuple(sorted(rule_set.thresholds.get(qid, ()))),
             qid in policy.flips.only_remove, policy.flips.offer_unanswered))
-    prepared = tuple(out)
-    rule_set.derived["flips"] = prepared
-    return prepared
+    # Threads may race to prepare it: every caller gets the one that was stored first.
+    return rule_set.derived.setdefault("flips", tuple(out))
 
 
 def find_flips(rule_set: RuleSet, answers: Answers, lookup: MeasureLookup | None,

@@ -8,6 +8,7 @@ frameworks, the single-answer changes that would flip the verdict, and measured 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -38,6 +39,7 @@ from app.decision.rule_set import FRAMEWORKS, LoadedConstraint, LoadedRule, Rule
 from app.decision.verdict import GroupPoints, capped_scores, decide, group_points, summary
 
 MAX_SHARED_GROUP_SCORES = 4096
+_PARTS_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -97,12 +99,18 @@ def _parts(rule_set: RuleSet) -> _OutputParts:
             sources=list(c.rule.sources), as_of=c.rule.as_of.isoformat())
             for c in rule_set.constraints},
     )
-    shared = shared_json(rule_set.derived)
-    for made in (*(r for reasons in parts.reasons.values() for r in reasons),
-                 *(step for _, step in parts.steps), *parts.caveats.values(), *parts.also,
-                 *parts.constraints.values()):
-        shared.add(made)
-    rule_set.derived["scoring"] = parts
+    # The event loop and worker threads may race to build them: every caller must get the
+    # one stored first (steps are looked up by identity), so the first stored wins.
+    with _PARTS_LOCK:
+        found = rule_set.derived.get("scoring")
+        if found is not None:
+            return found
+        shared = shared_json(rule_set.derived)
+        for made in (*(r for reasons in parts.reasons.values() for r in reasons),
+                     *(step for _, step in parts.steps), *parts.caveats.values(), *parts.also,
+                     *parts.constraints.values()):
+            shared.add(made)
+        rule_set.derived["scoring"] = parts
     return parts
 
 

@@ -65,9 +65,11 @@ class AdviceCache:
         return self._recommendations.get(key)
 
     def remember(self, key: tuple[tuple, str | None, str, str], payload: bytes) -> None:
-        # The key's answers count at a flat 64 bytes each (ids and values are short: the
-        # questionnaire bounds them), so the byte budget holds without serialising the key.
-        self._recommendations.put(key, payload, len(payload) + 64 * len(key[0]))
+        # The key's answers count 64 bytes each plus their text (a title can be long), so
+        # the byte budget holds without serialising the key.
+        answers = key[0]
+        size = 64 * len(answers) + sum(len(v) for _, v in answers if isinstance(v, str))
+        self._recommendations.put(key, payload, len(payload) + size)
 
     @property
     def bytes(self) -> int:
