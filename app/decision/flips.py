@@ -158,7 +158,8 @@ class _FlipQuestion:
         every = self._changes.get("every number")
         if every is None:
             every = self._changes["every number"] = _changes_of(self._changes_from(None))
-        equal = current if current in self._numbers(every) else None
+        equal = next((c.alternative.value for c in every.all if c.alternative.value == current),
+                     None)
         unanswered = (self.offer_unanswered and current is not None
                       and not self.question.required)
         key = ("number", equal, unanswered)
@@ -175,13 +176,6 @@ class _FlipQuestion:
             self.question, current, self.thresholds, self.only_remove,
             self.offer_unanswered and self.question.type != "number")]
         return [c for c in made if c.rules or c.constraints]
-
-    def _numbers(self, every: Changes) -> frozenset[Any]:
-        found = self._changes.get("numbers")
-        if found is None:
-            found = frozenset(c.alternative.value for c in every.all)
-            self._changes["numbers"] = found  # type: ignore[assignment]
-        return found  # type: ignore[return-value]
 
     def _change(self, current: AnswerValue | None, alt: Alternative) -> Change:
         values = _changed_values(current, alt.value)
@@ -323,13 +317,11 @@ def find_flips(rule_set: RuleSet, answers: Answers, lookup: MeasureLookup | None
         if not scan:
             continue  # no change of this answer can flip the verdict
         found: list[tuple[int, Flip]] = []
-        was_fired: list[bool] | None = None
+        was_fired = [i in fired_ids for i in prepared.rule_ids]
         starts, stops = prepared.losses[winner]
         for order, (alt, rule_positions, constraint_positions, swing) in scan:
             points_may_flip = points_can_flip and swing >= need
             if points_may_flip:
-                if was_fired is None:
-                    was_fired = [i in fired_ids for i in prepared.rule_ids]
                 loss = 0
                 for position in rule_positions:
                     loss += stops[position] if was_fired[position] else starts[position]
@@ -352,8 +344,6 @@ def find_flips(rule_set: RuleSet, answers: Answers, lookup: MeasureLookup | None
             else:
                 if not points_may_flip:
                     continue
-            if was_fired is None:
-                was_fired = [i in fired_ids for i in prepared.rule_ids]
             delta: dict[str, dict[str, int]] = {}
             for position in rule_positions:
                 _, test, group, points = prepared.rules[position]

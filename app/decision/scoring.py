@@ -35,7 +35,7 @@ from app.decision.recommendation import (
     ToolchainStep,
 )
 from app.decision.recommendation_json import shared_json
-from app.decision.rule_set import FRAMEWORKS, LoadedConstraint, LoadedRule, RuleSet
+from app.decision.rule_set import FRAMEWORKS, LoadedRule, RuleSet
 from app.decision.verdict import GroupPoints, capped_scores, decide, group_points, summary
 
 MAX_SHARED_GROUP_SCORES = 4096
@@ -129,11 +129,6 @@ def fired_rules(rule_set: RuleSet, answers: Answers, lookup: MeasureLookup | Non
         if holds(plain, lookup):
             fired.append(loaded)
     return fired
-
-
-def fired_constraints(rule_set: RuleSet, plain: dict) -> list[LoadedConstraint]:
-    """Return the constraints that hold for these answers."""
-    return [c for c in rule_set.constraints if c.condition.predicate(plain, None)]
 
 
 def constraint_holds(rule_set: RuleSet, plain: dict) -> list[bool]:

@@ -74,7 +74,7 @@ def decide(policy: Policy, scores: Mapping[str, int], constraints: Sequence[Cons
     """Return the verdict: a blocking constraint on one framework decides; else the points."""
     blocked = {f: tuple(sorted({c.target for c in constraints
                                 if c.framework == f and c.level == "blocking"}))
-               for f in FRAMEWORKS} if constraints else {f: () for f in FRAMEWORKS}
+               for f in FRAMEWORKS}
     p, t = scores["pytorch"], scores["tensorflow"]
     by_score = policy.tie_break if p == t else ("pytorch" if p > t else "tensorflow")
     score_confidence = margin_confidence(policy, by_score, scores, raw or {})
@@ -91,7 +91,7 @@ def decide(policy: Policy, scores: Mapping[str, int], constraints: Sequence[Cons
         confidence = score_confidence
         if len(only_blocked) == 2:
             confidence = min(confidence, policy.confidence.both_blocked_max)
-    if decided_by != "tie_break" and constraints:
+    if decided_by != "tie_break":
         cautions = sum(1 for c in constraints if c.framework == recommended and c.level == "caution")
         confidence = max(0.5, confidence - cautions * policy.confidence.caution_penalty)
     return Verdict(recommended, decided_by, dict(scores), round(confidence, 4), blocked)
