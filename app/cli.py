@@ -259,6 +259,8 @@ def _server_log_config() -> dict[str, Any]:
 
     config = copy.deepcopy(LOGGING_CONFIG)
     config["loggers"]["advisor"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    # The same access line, without copying each record twice (app/web/access_log.py).
+    config["formatters"]["access"]["()"] = "app.web.access_log.AccessLineFormatter"
     return config
 
 

@@ -281,9 +281,22 @@ def test_imported_probe_runs_become_evidence_by_id(client):
     assert unknown.status_code == 404 and "probe_run_id" in unknown.text
 
 
-def test_latest_successful_local_run_is_used_by_default_and_named(client):
-    from app.storage import probe_runs
+def test_latest_successful_local_run_is_used_by_default_and_named(settings):
+    from fastapi.testclient import TestClient
 
+    from app.storage import probe_runs
+    from app.web.main import create_app
+
+    # Which run is the latest is asked at start and then at most once per
+    # ADVISOR_READ_CACHE_TTL_S; 0 asks on every request, so a run finished just now (here,
+    # straight in the database, as another process would) is used at once.
+    app = create_app(settings.model_copy(update={"read_cache_ttl_s": 0.0}),
+                     run_probe_worker=False)
+    with TestClient(app) as client:
+        _latest_run_is_used(client, probe_runs)
+
+
+def _latest_run_is_used(client, probe_runs) -> None:
     sessions = client.app.state.context.sessions
     row = probe_runs.enqueue(sessions, models=["mlp"], frameworks=["pytorch"], mode="quick")
     claimed = probe_runs.claim(sessions, probe_runs.Claimant("server", (), "test"),

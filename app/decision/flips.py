@@ -238,7 +238,8 @@ def _losses(points: list[dict[str, int]]) -> dict[str, tuple[tuple[int, ...], tu
     return out
 
 
-def _prepared(rule_set: RuleSet) -> tuple[_FlipQuestion, ...]:
+def prepare_flips(rule_set: RuleSet) -> tuple[_FlipQuestion, ...]:
+    """Return the per-question tables flips are found with, built once per rule set."""
     found = rule_set.derived.get("flips")
     if found is not None:
         return found
@@ -306,7 +307,7 @@ def find_flips(rule_set: RuleSet, answers: Answers, lookup: MeasureLookup | None
     made: dict[tuple, Flip] = rule_set.derived.setdefault("flip_objects", {})
     shared = shared_json(rule_set.derived)
     flips: list[Flip] = []
-    for prepared in _prepared(rule_set):
+    for prepared in prepare_flips(rule_set):
         question = prepared.question
         qid = question.id
         current = plain.get(qid)

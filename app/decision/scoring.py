@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from app.decision.conditions import Selector, compile_selector
 from app.decision.evidence import build_evidence, measure_lookup
-from app.decision.flips import find_flips
+from app.decision.flips import find_flips, prepare_flips
 from app.decision.machine_evidence import (
     CitedRun,
     answered_targets,
@@ -112,6 +112,13 @@ def _parts(rule_set: RuleSet) -> _OutputParts:
             shared.add(made)
         rule_set.derived["scoring"] = parts
     return parts
+
+
+def prepare(rule_set: RuleSet) -> None:
+    """Build now what every scoring of this rule set shares (compiled selectors, output
+    parts, the flips' per-question tables), so no request pays for it."""
+    _parts(rule_set)
+    prepare_flips(rule_set)
 
 
 def fired_rules(rule_set: RuleSet, answers: Answers, lookup: MeasureLookup | None

@@ -152,7 +152,11 @@ def advise_in_memory(rule_set: RuleSet, cache: AdviceCache, raw_answers: Any,
         if document is None:
             return None
         used_id, chosen = probe_run_id, "requested"
+        answers = validate_answers(rule_set.questionnaire, raw_answers)
     else:
+        # Validated first: the caller told to ask the database for the latest run must be
+        # one that goes on to ask it, never a bad answer set that ends in a 422.
+        answers = validate_answers(rule_set.questionnaire, raw_answers)
         known, used_id = cache.known_latest()
         if not known:
             return None
@@ -160,7 +164,6 @@ def advise_in_memory(rule_set: RuleSet, cache: AdviceCache, raw_answers: Any,
         if used_id is not None and document is None:
             return None
         chosen = "latest" if used_id else "none"
-    answers = validate_answers(rule_set.questionnaire, raw_answers)
     return _score_or_recall(rule_set, cache, answers, document, used_id, chosen)
 
 

@@ -21,6 +21,7 @@ from app.decision.errors import AnswersError
 from app.decision.probe_document import ProbeRunDocument
 from app.decision.questionnaire import MAX_PROBLEMS, shown
 from app.decision.rule_set import load_rule_set
+from app.decision.scoring import prepare
 from app.settings import Settings
 from app.storage import agents
 from app.storage.database import make_engine, migrate, session_factory
@@ -41,6 +42,7 @@ from app.web.api.schemas import RecommendationRequest, ReportCreate
 from app.web.context import ServiceContext
 from app.web.openapi_answers import answers_schema
 from app.web.probe_worker import ProbeWorker
+from app.web.recommendation_lane import RecommendationLane
 from app.web.render_cache import RenderCache
 from app.web.security import RateLimiter, SecurityMiddleware
 from probes.stale import clean_stale_dirs
@@ -75,6 +77,11 @@ def create_app(settings: Settings | None = None, *, run_probe_worker: bool = Tru
                                          settings.render_cache_bytes),
                              AdviceCache(settings.advice_cache_entries, settings.read_cache_ttl_s,
                                          settings.advice_cache_bytes))
+    # Warm before the first request: the shared scoring tables, and which probe run is the
+    # latest (until that is known, every request would ask the database from a worker
+    # thread, and a burst of them queued there for tens of milliseconds each).
+    prepare(rule_set)
+    context.advice.latest_id(sessions)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -130,6 +137,7 @@ def create_app(settings: Settings | None = None, *, run_probe_worker: bool = Tru
     async def unusable_probe_run(_: Request, exc: ProbeRunNotUsable) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=exc.status)
 
+    app.add_middleware(RecommendationLane, context=context)  # inside the security middleware
     app.add_middleware(SecurityMiddleware, max_body_bytes=settings.max_body_bytes,
                        allowed_hosts=settings.allowed_hosts)
     # Routes are matched in order, and matching each costs: the hot paths come first

@@ -26,20 +26,28 @@ INLINE_BODY_BYTES = 4096
 async def recommend(request: Request) -> Response:
     # The context is read off the app rather than through a dependency: on this route, taken
     # by every scripted client, FastAPI's dependency resolution cost more than the lookup.
+    # (Most requests never reach here: app/web/recommendation_lane.py answers them first,
+    # through the same recommendation_bytes.)
     context: ServiceContext = request.app.state.context
-    # The body is read here. A small body whose probe run (if any) is already in memory is
-    # answered inline, from the memo (keyed by the validated answers) or by scoring; large
-    # bodies and anything that needs the database go to a worker thread.
-    body = await request.body()
+    return Response(await recommendation_bytes(context, await request.body()),
+                    media_type="application/json")
+
+
+async def recommendation_bytes(context: ServiceContext, body: bytes) -> bytes:
+    """Return the recommendation JSON for a request body; RequestValidationError,
+    AnswersError or ProbeRunNotUsable on bad input (each answered by the app's handlers).
+
+    A small body whose probe run (if any) is already in memory is answered inline, from the
+    memo (keyed by the validated answers) or by scoring; large bodies and anything that needs
+    the database go to a worker thread."""
     if len(body) <= INLINE_BODY_BYTES:
         parsed = parse_json_body(RecommendationRequest, body, context.separator_budget)
         # Several cited runs need the database for their machines' labels: never inline.
         found = None if parsed.probe_run_ids else advise_in_memory(
             context.rule_set, context.advice, parsed.answers, parsed.probe_run_id)
         if found is not None:
-            return Response(found, media_type="application/json")
-    return Response(await run_in_threadpool(_recommend, context, body),
-                    media_type="application/json")
+            return found
+    return await run_in_threadpool(_recommend, context, body)
 
 
 def _recommend(context: ServiceContext, body: bytes) -> bytes:
