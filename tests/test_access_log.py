@@ -43,3 +43,12 @@ def test_the_server_uses_it():
     factory = _server_log_config()["formatters"]["access"]["()"]
     module, _, name = factory.rpartition(".")
     assert getattr(importlib.import_module(module), name) is AccessLineFormatter
+
+
+def test_other_format_styles_are_uvicorns_too():
+    for fmt, style in (('{levelprefix} {client_addr} - "{request_line}" {status_code}', "{"),
+                       ('$levelprefix $client_addr - "$request_line" $status_code', "$")):
+        lean = AccessLineFormatter(fmt, style=style, use_colors=False)
+        assert _line(lean, REQUESTS[0]) == _line(AccessFormatter(fmt, style=style,
+                                                                 use_colors=False), REQUESTS[0])
+        assert "POST /api/v1/recommendations" in _line(lean, REQUESTS[0])

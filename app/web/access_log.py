@@ -32,11 +32,12 @@ class AccessLineFormatter(AccessFormatter):
     """uvicorn's AccessFormatter, without copying the record when colours are off."""
 
     def formatMessage(self, record: logging.LogRecord) -> str:
-        if self.use_colors:
-            return super().formatMessage(record)
+        style = self._style
+        if self.use_colors or type(style) is not logging.PercentStyle or style._defaults:
+            return super().formatMessage(record)  # colours, {}/$ formats, defaults: uvicorn's
         client_addr, method, full_path, http_version, status_code = record.args  # type: ignore[misc]
         status = int(status_code)
-        return self._style._fmt % _Fields({  # type: ignore[operator]
+        return style._fmt % _Fields({  # type: ignore[operator]
             "levelprefix": record.levelname + ":" + " " * (8 - len(record.levelname)),
             "client_addr": client_addr,
             "request_line": f"{method} {full_path} HTTP/{http_version}",

@@ -137,7 +137,8 @@ def create_app(settings: Settings | None = None, *, run_probe_worker: bool = Tru
     async def unusable_probe_run(_: Request, exc: ProbeRunNotUsable) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=exc.status)
 
-    app.add_middleware(RecommendationLane, context=context)  # inside the security middleware
+    # Inside the security middleware; its errors come from the handlers registered above.
+    app.add_middleware(RecommendationLane, context=context, handlers=app.exception_handlers)
     app.add_middleware(SecurityMiddleware, max_body_bytes=settings.max_body_bytes,
                        allowed_hosts=settings.allowed_hosts)
     # Routes are matched in order, and matching each costs: the hot paths come first

@@ -5,14 +5,19 @@ FastAPI's routing, dependency and response machinery cost about as much per requ
 scoring a new answer set (`advisor bench server`). This ASGI layer, inside the security
 middleware (host checks, cross-site refusal and the body limit still apply), matches the one
 path and method itself and answers through the route's own `recommendation_bytes`, with the
-bytes and headers the route sends. Anything else goes on to the application unchanged, and
-so does bad input: the route runs again and the app's exception handlers write the errors
-every client has seen (parsing and validation are pure, so running them twice changes
-nothing but the time a bad request takes)."""
+bytes and headers the route sends; bad input is answered by the app's own exception
+handlers, as the route's errors are. Every other request goes on to the application
+unchanged. tests/test_recommendation_lane.py compares it with the app without the lane."""
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable, Mapping
+from typing import Any
+
 from fastapi.exceptions import RequestValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.decision.errors import AnswersError
@@ -25,14 +30,16 @@ BAD_INPUT = (RequestValidationError, AnswersError, ProbeRunNotUsable)
 
 
 class RecommendationLane:
-    """Answers POST /api/v1/recommendations; passes everything else (and bad input) on."""
+    """Answers POST /api/v1/recommendations; passes every other request on."""
 
-    def __init__(self, app: ASGIApp, context: ServiceContext):
+    def __init__(self, app: ASGIApp, context: ServiceContext,
+                 handlers: Mapping[Any, Callable[..., Any]]):
         self.app = app
         self.context = context
+        self.handlers = handlers  # the app's exception handlers (FastAPI.exception_handlers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != PATH:
+        if scope["type"] != "http" or scope["method"] != "POST" or route_path(scope) != PATH:
             await self.app(scope, receive, send)
             return
         # The security middleware has read the whole body: it arrives as one message.
@@ -42,13 +49,36 @@ class RecommendationLane:
             return
         try:
             found = await recommendation_bytes(self.context, message.get("body", b""))
-        except BAD_INPUT:
-            await self.app(scope, _replay(message, receive), send)
+        except BAD_INPUT as exc:
+            await self._answer_error(exc, scope, receive, send)
             return
         await send({"type": "http.response.start", "status": 200, "headers": [
             (b"content-length", str(len(found)).encode()),
             (b"content-type", b"application/json")]})
         await send({"type": "http.response.body", "body": found})
+
+    async def _answer_error(self, exc: Exception, scope: Scope, receive: Receive, send: Send
+                            ) -> None:
+        # Looked up as Starlette's exception middleware looks it up: the nearest class.
+        handler = next(self.handlers[cls] for cls in type(exc).__mro__ if cls in self.handlers)
+        request = Request(scope, receive)
+        if inspect.iscoroutinefunction(handler):
+            response = await handler(request, exc)
+        else:
+            response = await run_in_threadpool(handler, request, exc)
+        await response(scope, receive, send)
+
+
+def route_path(scope: Scope) -> str:
+    """Return the path the app's router matches: the request path less the root path, as
+    Starlette computes it, so a server behind `--root-path` routes alike."""
+    path: str = scope["path"]
+    root = scope.get("root_path", "")
+    if not root or not path.startswith(root):
+        return path
+    if path == root:
+        return ""
+    return path[len(root):] if path[len(root)] == "/" else path
 
 
 def _replay(first: Message, receive: Receive) -> Receive:
