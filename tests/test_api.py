@@ -293,24 +293,20 @@ def test_latest_successful_local_run_is_used_by_default_and_named(settings):
     app = create_app(settings.model_copy(update={"read_cache_ttl_s": 0.0}),
                      run_probe_worker=False)
     with TestClient(app) as client:
-        _latest_run_is_used(client, probe_runs)
-
-
-def _latest_run_is_used(client, probe_runs) -> None:
-    sessions = client.app.state.context.sessions
-    row = probe_runs.enqueue(sessions, models=["mlp"], frameworks=["pytorch"], mode="quick")
-    claimed = probe_runs.claim(sessions, probe_runs.Claimant("server", (), "test"),
-                               probe_runs.LeasePolicy(lease_s=60, max_attempts=3))
-    assert claimed.id == row.id
-    assert probe_runs.finish(sessions, row.id, "server", claimed.lease_id, "succeeded",
-                             json.loads(RECORDED.read_text()))
-    report = create(client)
-    evidence = report["recommendation"]["evidence"]
-    assert evidence["probe_run_id"] == row.id and evidence["chosen"] == "latest"
-    stored = client.get(f"/api/v1/reports/{report['id']}").json()
-    assert stored["probe_run_id"] == row.id
-    page = client.get(f"/r/{report['id']}").text
-    assert "Popular claims, checked here" in page and "lat-mlp" in page
+        sessions = client.app.state.context.sessions
+        row = probe_runs.enqueue(sessions, models=["mlp"], frameworks=["pytorch"], mode="quick")
+        claimed = probe_runs.claim(sessions, probe_runs.Claimant("server", (), "test"),
+                                   probe_runs.LeasePolicy(lease_s=60, max_attempts=3))
+        assert claimed.id == row.id
+        assert probe_runs.finish(sessions, row.id, "server", claimed.lease_id, "succeeded",
+                                 json.loads(RECORDED.read_text()))
+        report = create(client)
+        evidence = report["recommendation"]["evidence"]
+        assert evidence["probe_run_id"] == row.id and evidence["chosen"] == "latest"
+        stored = client.get(f"/api/v1/reports/{report['id']}").json()
+        assert stored["probe_run_id"] == row.id
+        page = client.get(f"/r/{report['id']}").text
+        assert "Popular claims, checked here" in page and "lat-mlp" in page
 
 
 def test_openapi_declares_error_statuses(client):

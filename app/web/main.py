@@ -142,8 +142,8 @@ def create_app(settings: Settings | None = None, *, run_probe_worker: bool = Tru
     app.add_middleware(SecurityMiddleware, max_body_bytes=settings.max_body_bytes,
                        allowed_hosts=settings.allowed_hosts)
     # Routes are matched in order, and matching each costs: the hot paths come first
-    # (POST /api/v1/recommendations, which scripts and CI call for every answer set; report
-    # pages and report JSON); the trivial ping, the load benchmark's baseline, last.
+    # (POST /api/v1/recommendations, for what the lane passes on; report pages and report
+    # JSON); the trivial ping, the load benchmark's baseline, last.
     modules = (recommendations, pages, machine_pages, reports, recheck, questionnaire,
                probe_runs, machines, agent_jobs, health)
     for module in modules:

@@ -11,19 +11,19 @@ unchanged. tests/test_recommendation_lane.py compares it with the app without th
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from fastapi.exceptions import RequestValidationError
-from starlette.concurrency import run_in_threadpool
+from starlette._utils import get_route_path  # the path the app's router matches
 from starlette.requests import Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.decision.errors import AnswersError
 from app.web.advice import ProbeRunNotUsable
 from app.web.api.recommendations import recommendation_bytes
 from app.web.context import ServiceContext
+from app.web.security import replay
 
 PATH = "/api/v1/recommendations"
 BAD_INPUT = (RequestValidationError, AnswersError, ProbeRunNotUsable)
@@ -39,13 +39,13 @@ class RecommendationLane:
         self.handlers = handlers  # the app's exception handlers (FastAPI.exception_handlers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or route_path(scope) != PATH:
+        if scope["type"] != "http" or scope["method"] != "POST" or get_route_path(scope) != PATH:
             await self.app(scope, receive, send)
             return
         # The security middleware has read the whole body: it arrives as one message.
         message = await receive()
         if message["type"] != "http.request" or message.get("more_body", False):
-            await self.app(scope, _replay(message, receive), send)
+            await self.app(scope, replay(message, receive), send)
             return
         try:
             found = await recommendation_bytes(self.context, message.get("body", b""))
@@ -61,35 +61,6 @@ class RecommendationLane:
                             ) -> None:
         # Looked up as Starlette's exception middleware looks it up: the nearest class.
         handler = next(self.handlers[cls] for cls in type(exc).__mro__ if cls in self.handlers)
-        request = Request(scope, receive)
-        if inspect.iscoroutinefunction(handler):
-            response = await handler(request, exc)
-        else:
-            response = await run_in_threadpool(handler, request, exc)
+        # (The app's handlers for these are all async: app/web/main.py.)
+        response = await handler(Request(scope, receive), exc)
         await response(scope, receive, send)
-
-
-def route_path(scope: Scope) -> str:
-    """Return the path the app's router matches: the request path less the root path, as
-    Starlette computes it, so a server behind `--root-path` routes alike."""
-    path: str = scope["path"]
-    root = scope.get("root_path", "")
-    if not root or not path.startswith(root):
-        return path
-    if path == root:
-        return ""
-    return path[len(root):] if path[len(root)] == "/" else path
-
-
-def _replay(first: Message, receive: Receive) -> Receive:
-    """Return a receive that gives `first` again, then the rest of the request."""
-    replayed = False
-
-    async def replay() -> Message:
-        nonlocal replayed
-        if not replayed:
-            replayed = True
-            return first
-        return await receive()
-
-    return replay

@@ -104,17 +104,8 @@ class SecurityMiddleware:
                     return
                 chunks.append(chunk)
                 more = message.get("more_body", False)
-            body = b"".join(chunks)
-            replayed = False
-
-            async def replay() -> Message:
-                nonlocal replayed
-                if not replayed:
-                    replayed = True
-                    return {"type": "http.request", "body": body, "more_body": False}
-                return await receive()
-
-            receive = replay
+            receive = replay({"type": "http.request", "body": b"".join(chunks),
+                              "more_body": False}, receive)
 
         async def secured_send(message: Message) -> None:
             if head and message["type"] == "http.response.body":
@@ -151,6 +142,20 @@ class SecurityMiddleware:
                 (b"x-content-type-options", b"nosniff"),
                 (b"content-security-policy", CSP.encode())]})
             await send({"type": "http.response.body", "body": body})
+
+
+def replay(first: Message, receive: Receive) -> Receive:
+    """Return a receive that gives `first` again, then the rest of the request."""
+    replayed = False
+
+    async def replayed_receive() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return first
+        return await receive()
+
+    return replayed_receive
 
 
 async def _too_large(send: Send, limit: int) -> None:
