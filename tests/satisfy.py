@@ -48,7 +48,18 @@ def satisfy(condition: Any, answers: dict[str, Any], questions: dict[str, Questi
 
 
 def refute(condition: Any, answers: dict[str, Any], questions: dict[str, Question]) -> None:
-    """Change `answers` in place so that a simple answer condition does not hold."""
+    """Change `answers` in place so that the condition does not hold (for `all`, its first
+    part)."""
+    if "all" in condition:
+        refute(condition["all"][0], answers, questions)
+        return
+    if "any" in condition:
+        for part in condition["any"]:
+            refute(part, answers, questions)
+        return
+    if "not" in condition:
+        satisfy(condition["not"], answers, questions)
+        return
     qid = condition["question"]
     question = questions[qid]
     if "equals" in condition or "one_of" in condition:
@@ -57,7 +68,8 @@ def refute(condition: Any, answers: dict[str, Any], questions: dict[str, Questio
             answers[qid] = not condition["equals"]
         else:
             answers[qid] = next(v for v in question.values if v not in excluded)
-    elif "contains" in condition:
-        answers[qid] = [v for v in answers.get(qid, []) if v != condition["contains"]]
+    elif "contains" in condition or "contains_any" in condition:
+        dropped = condition.get("contains_any") or [condition["contains"]]
+        answers[qid] = [v for v in answers.get(qid, []) if v not in dropped]
     else:
         raise NotImplementedError(f"refute {condition}")

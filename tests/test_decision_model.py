@@ -109,7 +109,7 @@ def test_a_caution_on_the_recommended_framework_lowers_confidence(rule_set):
 
 def test_a_tie_is_reported_as_a_tie(rule_set):
     raw = base_answers()
-    raw.update(priorities=["debuggability"], needs_mlops_pipeline=True)
+    raw.update(priorities=["debuggability"], needs_mlops_pipeline=True, cloud="gcp")
     rec = recommend(rule_set, raw)
     assert rec.scores["pytorch"] == rec.scores["tensorflow"]
     assert (rec.decided_by, rec.confidence) == ("tie_break", 0.5)
@@ -251,6 +251,17 @@ def test_tfx_gives_no_edge_where_the_managed_pipelines_are_framework_neutral(rul
     assert not {"mlops-pipeline-tfx", "many-models-standard-pipelines"} & (fired["azure"] | fired["aws"])
 
 
+def test_self_hosted_tfx_is_a_slight_edge_only(rule_set):
+    """Off Google Cloud, TFX's Kubeflow runner is the deprecated KFP v1 one or the v2 one
+    documented for managed pipelines: one point, not the two it earns on Vertex AI."""
+    raw = base_answers()
+    raw.update(deployment_targets=["batch"], needs_mlops_pipeline=True)
+    for cloud, points in (("gcp", 2), ("on_prem", 1), ("none", 1)):
+        rec = recommend(rule_set, {**raw, "cloud": cloud})
+        tfx = [r for r in rec.reasons if r.rule_id.startswith("mlops-pipeline-tfx")]
+        assert [r.points for r in tfx] == [points], cloud
+
+
 def test_an_unanswered_microcontroller_npu_is_read_as_none_and_never_offered_as_a_flip(rule_set):
     raw = base_answers()
     raw.update(team_experience="pytorch", deployment_targets=["microcontroller"])
@@ -284,3 +295,129 @@ def test_the_summary_names_what_carried_the_verdict(rule_set):
     rec = recommend(rule_set, yaml.safe_load(
         next(p for p in EXAMPLES if p.stem == "research-lab-hugging-face").read_text()))
     assert "carried by Models and research ecosystem (+4)" in rec.summary
+
+
+# ---- The second expert review (2026-11-28): faults it found, each pinned by a test ----
+
+def _fired(rec) -> set[str]:
+    return {r.rule_id for r in rec.reasons}
+
+
+def test_a_verdict_resting_on_an_unanswered_question_is_close_not_clear(rule_set):
+    """A PyTorch team with cloud models and a sensor board whose NPU it did not name: the
+    constraint still decides (most Cortex-M parts have no NPU), but as an assumption."""
+    raw = base_answers()
+    raw.update(team_experience="pytorch", team_size="medium",
+               deployment_targets=["cloud_server", "microcontroller"])
+    assumed = recommend(rule_set, raw)
+    assert (assumed.recommended, assumed.decided_by) == ("tensorflow", "constraint")
+    assert assumed.scores["pytorch"] > assumed.scores["tensorflow"]
+    assert assumed.confidence <= rule_set.policy.confidence.assumption_max <= 0.65
+    assert "left unanswered" in assumed.summary
+    answered = recommend(rule_set, {**raw, "mcu_npu": "none"})
+    assert answered.decided_by == "constraint"
+    assert answered.confidence == rule_set.policy.confidence.constraint
+    assert "left unanswered" not in answered.summary
+
+
+def test_named_edge_hardware_is_never_offered_as_a_flip_but_unnamed_hardware_is(rule_set):
+    raw = base_answers()
+    raw.update(team_experience="pytorch", deployment_targets=["microcontroller", "edge_linux"])
+    unnamed = recommend(rule_set, raw)
+    assert any(f.question == "mcu_npu" for f in unnamed.flips)
+    for npu in ("none", "ethos_u", "other_npu"):
+        for accelerator in ("nvidia_jetson", "google_coral", "none"):
+            named = recommend(rule_set, {**raw, "mcu_npu": npu, "edge_accelerator": accelerator})
+            assert not {f.question for f in named.flips} & {"mcu_npu", "edge_accelerator"}
+
+
+def test_the_framework_a_team_knows_is_never_offered_as_a_flip(rule_set):
+    # A TensorFlow team whose verdict its own skills would flip.
+    raw = base_answers()
+    raw.update(team_experience="tensorflow", team_size="large", role="enterprise",
+               priorities=["iteration_speed", "debuggability"], deployment_targets=["cloud_server"])
+    rec = recommend(rule_set, raw)
+    other = recommend(rule_set, {**raw, "team_experience": "pytorch"})
+    assert rec.recommended != other.recommended  # the change would flip it...
+    assert all(f.question != "team_experience" for f in rec.flips)  # ...and is not offered
+
+
+def test_a_flip_names_the_framework_it_leads_to(rule_set):
+    for raw in answer_sets(rule_set)[:60]:
+        for flip in recommend(rule_set, raw).flips:
+            name = {"pytorch": "PyTorch", "tensorflow": "TensorFlow"}[flip.recommended]
+            # "…: TensorFlow (TensorFlow 3 – PyTorch 2)", not a bare score line
+            assert re.match(rf"({name} \(|{name}, because|a tie)", flip.text.split(": ", 1)[1]), flip.text
+
+
+def test_a_tie_with_points_on_both_sides_names_them(rule_set):
+    from app.decision.verdict import decide, summary
+
+    policy = rule_set.policy
+    raw_points = {"team": {"pytorch": 0, "tensorflow": 3}, "development": {"pytorch": 3, "tensorflow": 0}}
+    verdict = decide(policy, {"pytorch": 3, "tensorflow": 3}, [], raw_points)
+    text = summary(verdict, [], {}, raw_points, policy, ["cloud_server"])
+    assert verdict.decided_by == "tie_break"
+    assert "Nothing in your answers separates" not in text
+    assert "Team skills and hiring +3" in text and "Development experience +3" in text
+    empty = decide(policy, {"pytorch": 0, "tensorflow": 0}, [], {})
+    assert "Nothing in your answers separates" in summary(empty, [], {}, {}, policy, ["batch"])
+
+
+def test_tensorflows_serving_and_pipeline_record_does_not_count_for_an_llm(rule_set):
+    raw = base_answers()
+    raw.update(role="enterprise", team_experience="tensorflow", cloud="gcp",
+               priorities=["production_maturity"], deployment_targets=["batch"],
+               needs_mlops_pipeline=True, models_in_production=30)
+    record = {"mlops-pipeline-tfx", "many-models-standard-pipelines",
+              "production-track-record-tensorflow"}
+    assert record <= _fired(recommend(rule_set, raw))
+    llm = recommend(rule_set, {**raw, "model_family": "llm", "uses_hub_models": True})
+    assert not record & _fired(llm)
+    assert llm.recommended == "pytorch"
+
+
+def test_tensorrt_counts_only_where_the_servers_have_nvidia_gpus(rule_set):
+    raw = base_answers()
+    raw.update(deployment_targets=["cloud_server"], peak_requests_per_second=20000)
+
+    def fires(**change) -> bool:
+        return "high-traffic-tensorrt" in _fired(recommend(rule_set, {**raw, **change}))
+
+    assert fires()  # serving hardware unanswered
+    assert fires(serving_hardware=["cpu", "nvidia_gpu"])
+    for hardware in (["cpu"], ["amd_gpu"], ["google_tpu"]):
+        assert not fires(serving_hardware=hardware)
+
+
+def test_no_native_tensorflow_edge_on_devices_for_hub_transformer_checkpoints(rule_set):
+    raw = base_answers()
+    raw.update(team_experience="pytorch", deployment_targets=["web_browser", "mobile_android"],
+               model_family="nlp_transformer")
+    device_rules = {"browser-native-runtimes-tensorflow", "android-litert-most-proven"}
+    assert device_rules <= _fired(recommend(rule_set, raw))  # the team's own model
+    assert not device_rules & _fired(recommend(rule_set, {**raw, "uses_hub_models": True}))
+    # A Hub vision checkpoint is not a transformer checkpoint of Transformers v5: unchanged.
+    assert device_rules <= _fired(recommend(rule_set, {**raw, "uses_hub_models": True,
+                                                       "model_family": "vision_cnn"}))
+
+
+def test_jax_is_named_for_tpu_first_training_and_tpu_serving(rule_set):
+    def options(**change):
+        raw = base_answers()
+        raw.update(deployment_targets=["cloud_server"], model_family="vision_cnn", **change)
+        return {a.option for a in recommend(rule_set, raw).also_consider}
+
+    assert "JAX" in options(training_hardware=["google_tpu"])
+    assert "JAX" in options(training_hardware=["nvidia_gpu"], serving_hardware=["google_tpu"])
+    assert "JAX" not in options(training_hardware=["google_tpu", "nvidia_gpu"])
+    assert "JAX" not in options(training_hardware=["nvidia_gpu"])
+
+
+def test_a_small_runtime_earns_nothing_for_a_generative_model(rule_set):
+    raw = base_answers()
+    raw.update(deployment_targets=["serverless"], priorities=["small_footprint"])
+    assert "serverless-litert-small-runtime" in _fired(recommend(rule_set, raw))
+    for family in ("llm", "diffusion"):
+        assert "serverless-litert-small-runtime" not in _fired(
+            recommend(rule_set, {**raw, "model_family": family}))

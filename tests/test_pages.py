@@ -183,7 +183,7 @@ def test_a_tie_is_shown_as_a_tie_on_the_page_and_in_markdown(client):
     from tests.conftest import base_answers
 
     answers = base_answers()
-    answers.update(priorities=["debuggability"], needs_mlops_pipeline=True)
+    answers.update(priorities=["debuggability"], needs_mlops_pipeline=True, cloud="gcp")
     created = client.post("/api/v1/reports", json={"answers": answers}).json()
     assert created["recommendation"]["decided_by"] == "tie_break"
     html = client.get(created["url"]).text

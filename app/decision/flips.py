@@ -141,6 +141,7 @@ class _FlipQuestion:
     thresholds: tuple[float, ...]
     only_remove: bool
     offer_unanswered: bool
+    only_when_unanswered: bool
     # current answer -> its changes, for choice and boolean answers (a few hundred at most per
     # question: bounded by the questionnaire's options, never by requests). A number
     # question's tests read it whole, so its changes are the same for every answer but the
@@ -150,6 +151,8 @@ class _FlipQuestion:
 
     def changes(self, current: AnswerValue | None) -> Changes:
         """Return the single-answer changes from `current` that some test can notice."""
+        if self.only_when_unanswered and current is not None:
+            return _NO_CHANGES
         if self.question.type != "number":
             found = self._changes.get(current)
             if found is None:
@@ -202,6 +205,9 @@ class Changes(NamedTuple):
     # then the others, largest swing first, so a scan can stop at the first that is too small
     constrained: tuple[tuple[int, Change], ...]
     by_swing: tuple[tuple[int, Change], ...]
+
+
+_NO_CHANGES = Changes((), (), ())
 
 
 def _changes_of(changes: Sequence[Change]) -> Changes:
@@ -271,7 +277,8 @@ def prepare_flips(rule_set: RuleSet) -> tuple[_FlipQuestion, ...]:
             tuple((i, c.condition.predicate) for i, c in constraints), constraints_always,
             constraints_by_value, _losses([dict(points) for _, _, _, points in rules]),
             tuple(sorted(rule_set.thresholds.get(qid, ()))),
-            qid in policy.flips.only_remove, policy.flips.offer_unanswered))
+            qid in policy.flips.only_remove, policy.flips.offer_unanswered,
+            qid in policy.flips.only_when_unanswered))
     # Threads may race to prepare it: every caller gets the one that was stored first.
     return rule_set.derived.setdefault("flips", tuple(out))
 
@@ -412,7 +419,7 @@ def _sentence(change: str, recommended: str, decided_by: str, scores: dict[str, 
         return f"{change}: {name}, because {LABELS[other]} could not reach a target ({points})"
     if decided_by == "tie_break":
         return f"{change}: a tie ({points}), {name} by tie-break"
-    return f"{change}: {points}"
+    return f"{change}: {name} ({points})"
 
 
 def _nearest_numbers(question: Question, current: AnswerValue | None, found: list[Flip]

@@ -96,6 +96,9 @@ class ConstraintRule(Sourced):
     when: Any
     # Toolchain rules whose `none` maturity this constraint stands for.
     toolchain: tuple[str, ...] = ()
+    # True when it holds only because a question was left unanswered and read as its usual
+    # answer: a verdict it decides is then at most `confidence.assumption_max`.
+    assumption: bool = False
 
 
 class AlsoConsider(Sourced):
@@ -149,6 +152,9 @@ class ConfidencePolicy(BaseModel):
     caution_penalty: float = Field(ge=0.0, le=0.5)
     # The most confidence a verdict can have when both frameworks are blocked somewhere.
     both_blocked_max: float = Field(ge=0.5, le=1.0)
+    # The most confidence a verdict decided only by constraints that rest on an assumption
+    # (an unanswered question read as its usual answer) can have.
+    assumption_max: float = Field(ge=0.5, le=1.0)
 
 
 class FlipPolicy(BaseModel):
@@ -158,6 +164,9 @@ class FlipPolicy(BaseModel):
     fixed: tuple[str, ...] = ()
     # Multi questions where only dropping a chosen value is a plausible change.
     only_remove: tuple[str, ...] = ()
+    # Questions whose answer is offered as a change only while unanswered (hardware the team
+    # has named is part of the project; for unnamed hardware, what would change the verdict).
+    only_when_unanswered: tuple[str, ...] = ()
     # Whether "leave the question unanswered" is offered as a change.
     offer_unanswered: bool = False
 

@@ -83,6 +83,8 @@ def decide(policy: Policy, scores: Mapping[str, int], constraints: Sequence[Cons
         recommended = _other(only_blocked[0])
         decided_by = "constraint"
         confidence = policy.confidence.constraint
+        if rests_on_assumption(constraints, only_blocked[0]):
+            confidence = min(confidence, policy.confidence.assumption_max)
         if recommended == by_score and p != t:
             confidence = max(confidence, score_confidence)
     else:
@@ -95,6 +97,12 @@ def decide(policy: Policy, scores: Mapping[str, int], constraints: Sequence[Cons
         cautions = sum(1 for c in constraints if c.framework == recommended and c.level == "caution")
         confidence = max(0.5, confidence - cautions * policy.confidence.caution_penalty)
     return Verdict(recommended, decided_by, dict(scores), round(confidence, 4), blocked)
+
+
+def rests_on_assumption(constraints: Sequence[ConstraintRule], blocked: str) -> bool:
+    """Whether every blocking constraint on `blocked` holds only by an assumed answer."""
+    return all(c.assumption for c in constraints
+               if c.framework == blocked and c.level == "blocking")
 
 
 def margin_confidence(policy: Policy, winner: str, scores: Mapping[str, int],
@@ -137,6 +145,9 @@ def summary(verdict: Verdict, constraints: Sequence[ConstraintRule], target_labe
         other = _other(verdict.recommended)
         text = (f"{name}, decided by a constraint rather than by points ({points}): "
                 f"{blockers(other)}")
+        if rests_on_assumption(constraints, other):
+            text += (" That rests on a question you left unanswered, read as its usual answer: "
+                     "answer it to settle the verdict.")
         if verdict.scores[other] > verdict.scores[verdict.recommended] and len(targets) > 1:
             blocked = ", ".join(target_labels.get(x, x) for x in verdict.blocked[other])
             text += (f" If {blocked} can be planned separately, {LABELS[other]} leads on the rest "
@@ -149,8 +160,11 @@ def summary(verdict: Verdict, constraints: Sequence[ConstraintRule], target_labe
                   f"path to {where['pytorch']}, TensorFlow none to {where['tensorflow']}: plan those "
                   "targets separately. On the rest: ")
     if verdict.decided_by == "tie_break":
-        return (prefix + f"Tie at {p} points each — {name} by tie-break. Nothing in your answers "
-                "separates the two; the tie-break is a lean, not a verdict.")
+        why = ("Nothing in your answers separates the two" if p == 0 else
+               "What favours each weighs the same after the group caps"
+               + _strongest_each(raw, policy))
+        return (prefix + f"Tie at {p} points each — {name} by tie-break. {why}; the tie-break "
+                "is a lean, not a verdict.")
     text = prefix + f"{name}, {points} after each factor group's cap"
     text += _carried_by(verdict.recommended, raw, policy) + "."
     if verdict.confidence < 0.6:
@@ -173,6 +187,24 @@ def _carried_by(winner: str, raw: Mapping[str, Mapping[str, int]], policy: Polic
     if behind:
         text += f"; {LABELS[loser]}'s strongest: {behind[0]}"
     return text
+
+
+def _strongest_each(raw: Mapping[str, Mapping[str, int]], policy: Policy) -> str:
+    """Name each framework's strongest group in a tie, e.g. " (PyTorch: Team skills +4;
+    TensorFlow: Serving +3)"."""
+    parts = []
+    for framework in FRAMEWORKS:
+        other = _other(framework)
+        leads = []
+        for group, points in raw.items():
+            cap = policy.groups[group].cap
+            lead = min(points.get(framework, 0), cap) - min(points.get(other, 0), cap)
+            if lead > 0:
+                leads.append((lead, policy.groups[group].label))
+        if leads:
+            lead, label = max(leads)
+            parts.append(f"{LABELS[framework]}: {label} +{lead}")
+    return f" ({'; '.join(parts)})" if parts else ""
 
 
 def _first_sentence(text: str) -> str:
