@@ -421,3 +421,50 @@ def test_a_small_runtime_earns_nothing_for_a_generative_model(rule_set):
     for family in ("llm", "diffusion"):
         assert "serverless-litert-small-runtime" not in _fired(
             recommend(rule_set, {**raw, "model_family": family}))
+
+
+def test_an_assumed_block_never_outweighs_a_real_one(rule_set):
+    """A cloud LLM (no TensorFlow LLM server: a fact) plus a microcontroller whose NPU was not
+    named (PyTorch blocked only by the assumption "no NPU"): the fact decides, and the assumed
+    block counts as a caution on the recommended framework."""
+    from app.decision.verdict import outcome
+
+    policy = rule_set.policy
+    raw = base_answers()
+    raw.update(model_family="llm", uses_hub_models=True,
+               deployment_targets=["cloud_server", "microcontroller"])
+    rec = recommend(rule_set, raw)
+    assert (rec.recommended, rec.decided_by) == ("pytorch", "constraint")
+    assert rec.confidence >= policy.confidence.constraint - policy.confidence.caution_penalty - 1e-9
+    assert rec.confidence >= 0.75
+    assert "own block on Microcontrollers" in rec.summary and "left unanswered" in rec.summary
+    blocking = [c for c in rule_set.constraints if c.rule.level == "blocking"]
+    held = [c.rule for c in blocking if c.condition.predicate(
+        validate_answers(rule_set.questionnaire, raw).plain, None)]
+    assert outcome(policy, rec.scores, held) == ("pytorch", "constraint")  # flips agree
+    # Named "no NPU": both blocks are facts, neither decides, and the report says so.
+    both = recommend(rule_set, {**raw, "mcu_npu": "none"})
+    assert both.decided_by != "constraint"
+    assert both.confidence <= policy.confidence.both_blocked_max
+    assert "Neither framework reaches every target" in both.summary
+
+
+def test_tf_servings_track_record_needs_hardware_tf_serving_runs_on(rule_set):
+    raw = base_answers()
+    raw.update(priorities=["production_maturity"], deployment_targets=["cloud_server"])
+    for hardware, fires in ((None, True), (["cpu"], True), (["nvidia_gpu"], True),
+                            (["google_tpu"], True), (["amd_gpu"], False), (["aws_neuron"], False)):
+        changed = {**raw, "serving_hardware": hardware} if hardware else raw
+        fired = "production-track-record-tensorflow" in _fired(recommend(rule_set, changed))
+        assert fired is fires, hardware
+
+
+def test_an_estimator_estate_owes_a_rewrite_whichever_framework_it_picks(rule_set):
+    raw = base_answers()
+    raw.update(team_experience="tensorflow", current_stack=["tf_serving"])
+    before = recommend(rule_set, raw)
+    after = recommend(rule_set, {**raw, "current_stack": ["tf_serving", "tf_estimator"]})
+    team = {g.group: g for g in after.groups}["team"]
+    assert "estimator-rewrite-due" in _fired(after) and team.raw["pytorch"] == 1
+    assert any(c.tool.startswith("TensorFlow Estimators") and c.in_use for c in after.caveats)
+    assert after.scores["pytorch"] == before.scores["pytorch"] + 1

@@ -86,7 +86,9 @@ def test_llm_on_tpu_serving_hardware_names_vllm_tpu_as_beta(rule_set):
                                       serving_hardware=["google_tpu"]))
     pytorch = steps(rec, "pytorch")
     step = pytorch["pt-llm-serving-tpu"]
-    assert step.maturity == "beta" and "tpu-inference" in step.tool
+    # tpu-inference is now vLLM JAX (JAX models); PyTorch's TPU server is vLLM-TorchTPU.
+    assert step.maturity == "beta" and "vllm-torchtpu" in step.tool
+    assert "tpu-inference" not in step.tool and "vLLM JAX" in step.why
     assert "pt-llm-serving" not in pytorch  # the generic GPU server would read as native on TPU
 
 
@@ -237,3 +239,36 @@ def test_tf2onnx_migrations_convert_a_savedmodel_not_the_keras_model(rule_set, t
     status = next(t.status for t in rule_set.tools if t.status.tool == tool)
     assert "--saved-model" in status.migration and "model.export()" in status.migration
     assert "https://github.com/onnx/tensorflow-onnx/issues/2329" in status.sources
+
+
+def test_a_serverless_llm_on_aws_is_not_promised_serverless_gpus(rule_set):
+    """SageMaker Serverless Inference and Lambda have no GPUs: on AWS the step is an endpoint
+    scaled to zero or Bedrock Custom Model Import; elsewhere a scale-to-zero GPU container."""
+    raw = answers(deployment_targets=["serverless"], model_family="llm", uses_hub_models=True)
+    aws = steps(recommend(rule_set, {**raw, "cloud": "aws"}), "pytorch")
+    assert "pt-llm-serving-serverless" not in aws
+    step = aws["pt-llm-serving-serverless-aws"]
+    assert "scaled to zero" in step.tool and "Bedrock" in step.tool
+    assert "no serverless GPUs" in step.why
+    for cloud in ("gcp", "azure"):
+        other = steps(recommend(rule_set, {**raw, "cloud": cloud}), "pytorch")
+        assert "pt-llm-serving-serverless-aws" not in other
+        assert "GPU container" in other["pt-llm-serving-serverless"].tool
+
+
+def test_a_serverless_diffusion_model_gets_a_gpu_container_not_a_small_cpu_runtime(rule_set):
+    rec = recommend(rule_set, answers(deployment_targets=["serverless"], model_family="diffusion"))
+    pytorch, tensorflow = steps(rec, "pytorch"), steps(rec, "tensorflow")
+    assert "pt-serving-serverless" not in pytorch and "tf-serving-serverless" not in tensorflow
+    assert "Diffusers" in pytorch["pt-diffusion-serverless"].tool
+    assert pytorch["pt-diffusion-serverless"].maturity == "native"
+    assert tensorflow["tf-diffusion-serverless"].maturity == "beta"
+    assert "LiteRT" not in server_tools(rec, "tensorflow")
+
+
+@pytest.mark.parametrize("scale", ["multi_gpu", "multi_node"])
+def test_a_large_recommender_trains_with_torchrec_not_llm_recipes(rule_set, scale):
+    pytorch = steps(recommend(rule_set, answers(model_family="recommender", training_scale=scale,
+                                                training_hardware=["nvidia_gpu"])), "pytorch")
+    assert "TorchRec" in pytorch["pt-training-recommender"].tool
+    assert "pt-training-large" not in pytorch

@@ -60,9 +60,9 @@ def outcome(policy: Policy, scores: Mapping[str, int], constraints: Sequence[Con
             ) -> tuple[str, str]:
     """Return (recommended, decided_by) as `decide` does, without the confidence: cheap, for
     flips, which try many changed answers."""
-    blocked = {c.framework for c in constraints if c.level == "blocking"}
-    if len(blocked) == 1:
-        return _other(next(iter(blocked))), "constraint"
+    deciding = deciding_block(constraints)
+    if deciding is not None:
+        return _other(deciding), "constraint"
     p, t = scores["pytorch"], scores["tensorflow"]
     if p == t:
         return policy.tie_break, "tie_break"
@@ -78,16 +78,19 @@ def decide(policy: Policy, scores: Mapping[str, int], constraints: Sequence[Cons
     p, t = scores["pytorch"], scores["tensorflow"]
     by_score = policy.tie_break if p == t else ("pytorch" if p > t else "tensorflow")
     score_confidence = margin_confidence(policy, by_score, scores, raw or {})
-    only_blocked = [f for f in FRAMEWORKS if blocked[f]]
-    if len(only_blocked) == 1:
-        recommended = _other(only_blocked[0])
+    deciding = deciding_block(constraints)
+    if deciding is not None:
+        recommended = _other(deciding)
         decided_by = "constraint"
         confidence = policy.confidence.constraint
-        if rests_on_assumption(constraints, only_blocked[0]):
+        if rests_on_assumption(constraints, deciding):
             confidence = min(confidence, policy.confidence.assumption_max)
         if recommended == by_score and p != t:
             confidence = max(confidence, score_confidence)
+        if blocked[recommended]:  # blocked only by an assumption: weighed as a caution
+            confidence -= policy.confidence.caution_penalty
     else:
+        only_blocked = [f for f in FRAMEWORKS if blocked[f]]
         recommended = by_score
         decided_by = "tie_break" if p == t else "score"
         confidence = score_confidence
@@ -103,6 +106,17 @@ def rests_on_assumption(constraints: Sequence[ConstraintRule], blocked: str) -> 
     """Whether every blocking constraint on `blocked` holds only by an assumed answer."""
     return all(c.assumption for c in constraints
                if c.framework == blocked and c.level == "blocking")
+
+
+def deciding_block(constraints: Sequence[ConstraintRule]) -> str | None:
+    """Return the framework whose blocking constraints decide the verdict: the only one
+    blocked, or, when both are, the only one blocked by a fact rather than by an assumed
+    answer (an assumption cannot outweigh a fact); None when no block decides."""
+    blocked = [f for f in FRAMEWORKS
+               if any(c.framework == f and c.level == "blocking" for c in constraints)]
+    if len(blocked) == 2:
+        blocked = [f for f in blocked if not rests_on_assumption(constraints, f)]
+    return blocked[0] if len(blocked) == 1 else None
 
 
 def margin_confidence(policy: Policy, winner: str, scores: Mapping[str, int],
@@ -148,6 +162,10 @@ def summary(verdict: Verdict, constraints: Sequence[ConstraintRule], target_labe
         if rests_on_assumption(constraints, other):
             text += (" That rests on a question you left unanswered, read as its usual answer: "
                      "answer it to settle the verdict.")
+        elif verdict.blocked[verdict.recommended]:
+            own = ", ".join(target_labels.get(x, x) for x in verdict.blocked[verdict.recommended])
+            text += (f" {name}'s own block on {own} rests on a question you left unanswered "
+                     f"({blockers(verdict.recommended)}): answer it before planning that target.")
         if verdict.scores[other] > verdict.scores[verdict.recommended] and len(targets) > 1:
             blocked = ", ".join(target_labels.get(x, x) for x in verdict.blocked[other])
             text += (f" If {blocked} can be planned separately, {LABELS[other]} leads on the rest "
