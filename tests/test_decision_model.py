@@ -468,3 +468,27 @@ def test_an_estimator_estate_owes_a_rewrite_whichever_framework_it_picks(rule_se
     assert "estimator-rewrite-due" in _fired(after) and team.raw["pytorch"] == 1
     assert any(c.tool.startswith("TensorFlow Estimators") and c.in_use for c in after.caveats)
     assert after.scores["pytorch"] == before.scores["pytorch"] + 1
+
+
+def test_a_tabular_team_is_never_asked_to_fine_tune_billion_parameter_models(rule_set):
+    raw = base_answers()
+    raw.update(team_experience="tensorflow", priorities=["debuggability"],
+               deployment_targets=["cloud_server"])
+    flips = {f.question for f in recommend(rule_set, raw).flips}
+    assert "fine_tunes_large_models" not in flips
+    # The same change flips it, and is offered, where the model family makes it plausible.
+    vision = recommend(rule_set, {**raw, "model_family": "vision_cnn"})
+    changed = recommend(rule_set, {**raw, "fine_tunes_large_models": True})
+    assert changed.recommended != recommend(rule_set, raw).recommended
+    assert "fine_tunes_large_models" in {f.question for f in vision.flips}
+
+
+def test_a_flip_exclusion_on_an_unknown_question_stops_loading(rules_copy):
+    path = rules_copy / "policy.yaml"
+    policy = yaml.safe_load(path.read_text())
+    policy["flips"]["not_offered_when"] = {"no_such_question": {"question": "model_family",
+                                                                 "equals": "llm"}}
+    path.write_text(yaml.safe_dump(policy))
+    with pytest.raises(RulesError) as exc:
+        load_rule_set(rules_copy)
+    assert "no_such_question" in str(exc.value)

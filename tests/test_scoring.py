@@ -236,6 +236,9 @@ def test_flips_equal_a_full_rescore_of_every_alternative(rule_set):
             current = answers.plain.get(question.id)
             if question.id in policy.flips.only_when_unanswered and current is not None:
                 continue
+            excluded = rule_set.flip_exclusions.get(question.id)
+            if excluded is not None and excluded.predicate(answers.plain, None):
+                continue
             thresholds = sorted(rule_set.thresholds.get(question.id, ()))
             for alt in alternatives(question, current, thresholds,
                                     question.id in policy.flips.only_remove,

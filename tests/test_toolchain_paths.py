@@ -211,11 +211,24 @@ def test_torchtpu_is_labelled_new_with_maxtext_as_the_proven_path(rule_set):
 # --- pipelines, mobile, caveats ------------------------------------------------------------
 
 
-def test_tfx_on_own_kubeflow_says_kfp_v2_runner_and_is_not_native(rule_set):
+def test_self_hosted_tfx_names_airflow_first_and_the_kfp_v2_caveat(rule_set):
     rec = recommend(rule_set, answers(needs_mlops_pipeline=True, cloud="on_prem"))
     step = steps(rec, "tensorflow")["tf-pipeline-other"]
-    assert "KubeflowV2DagRunner" in step.tool and "any Kubeflow" not in step.why
-    assert step.maturity == "beta" and "KubeflowDagRunner" in step.why
+    # TFX documents Local, Airflow, Kubeflow and Vertex AI orchestrators; on Kubeflow the v1
+    # runner is deprecated and the v2 runner is documented for managed pipelines.
+    assert step.tool.startswith("TFX on your own Apache Airflow") and "any Kubeflow" not in step.why
+    assert "KFP v2 runner after testing" in step.tool
+    assert "KubeflowDagRunner" in step.why and "KubeflowV2DagRunner" in step.why
+
+
+def test_off_google_cloud_tfx_components_count_once(rule_set):
+    raw = answers(needs_mlops_pipeline=True, model_family="recommender", models_in_production=40,
+                  deployment_targets=["cloud_server"])
+    tfx = {"mlops-pipeline-tfx", "mlops-pipeline-tfx-self-hosted",
+           "many-models-standard-pipelines", "recommender-tfx-transform"}
+    for cloud, points in (("gcp", 4), ("on_prem", 1), ("none", 1)):
+        rec = recommend(rule_set, {**raw, "cloud": cloud})
+        assert sum(r.points for r in rec.reasons if r.rule_id in tfx) == points, cloud
 
 
 def test_an_ios_team_without_torchscript_gets_no_torchscript_caveat(rule_set):

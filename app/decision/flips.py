@@ -142,6 +142,7 @@ class _FlipQuestion:
     only_remove: bool
     offer_unanswered: bool
     only_when_unanswered: bool
+    not_offered_when: Any  # a predicate on the answers, or None
     # current answer -> its changes, for choice and boolean answers (a few hundred at most per
     # question: bounded by the questionnaire's options, never by requests). A number
     # question's tests read it whole, so its changes are the same for every answer but the
@@ -278,7 +279,8 @@ def prepare_flips(rule_set: RuleSet) -> tuple[_FlipQuestion, ...]:
             constraints_by_value, _losses([dict(points) for _, _, _, points in rules]),
             tuple(sorted(rule_set.thresholds.get(qid, ()))),
             qid in policy.flips.only_remove, policy.flips.offer_unanswered,
-            qid in policy.flips.only_when_unanswered))
+            qid in policy.flips.only_when_unanswered,
+            rule_set.flip_exclusions[qid].predicate if qid in rule_set.flip_exclusions else None))
     # Threads may race to prepare it: every caller gets the one that was stored first.
     return rule_set.derived.setdefault("flips", tuple(out))
 
@@ -317,6 +319,8 @@ def find_flips(rule_set: RuleSet, answers: Answers, lookup: MeasureLookup | None
     for prepared in prepare_flips(rule_set):
         question = prepared.question
         qid = question.id
+        if prepared.not_offered_when is not None and prepared.not_offered_when(plain, None):
+            continue  # not a plausible change for these answers (policy flips.not_offered_when)
         current = plain.get(qid)
         changes = prepared.changes(current)
         scan = changes.constrained

@@ -167,6 +167,9 @@ class FlipPolicy(BaseModel):
     # Questions whose answer is offered as a change only while unanswered (hardware the team
     # has named is part of the project; for unnamed hardware, what would change the verdict).
     only_when_unanswered: tuple[str, ...] = ()
+    # Question -> a condition on the answers under which changing that question is not a
+    # plausible change (e.g. fine-tuning billion-parameter models for a tabular model).
+    not_offered_when: dict[str, Any] = Field(default_factory=dict)
     # Whether "leave the question unanswered" is offered as a change.
     offer_unanswered: bool = False
 
@@ -248,6 +251,8 @@ class RuleSet:
     constraints: list[LoadedConstraint]
     also_consider: list[LoadedAlsoConsider]
     version: str
+    # Question -> compiled `flips.not_offered_when` condition.
+    flip_exclusions: dict[str, CompiledCondition] = field(default_factory=dict)
     # Data other modules derive from the rules once (flips' per-question index, scoring's
     # ready-made output parts), kept here so it lives and dies with the rule set.
     derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
@@ -524,6 +529,16 @@ def load_rule_set(directory: Path | None = None) -> RuleSet:
         except ValueError as exc:
             problems.add(path, f"{where} field measured", str(exc))
 
+    flip_exclusions: dict[str, CompiledCondition] = {}
+    for qid, raw in policy.flips.not_offered_when.items():
+        where = f"flips.not_offered_when {qid}"
+        if qid not in questions:
+            problems.add(root / "policy.yaml", where, f"unknown question {qid!r}")
+            continue
+        compiled = _condition(problems, root / "policy.yaml", where, raw, questions)
+        if compiled is not None:
+            flip_exclusions[qid] = compiled
+
     if problems.problems:
         raise RulesError(problems.problems)
     files = ["questionnaire.yaml", "policy.yaml", "toolchains.yaml", "tools.yaml", "claims.yaml",
@@ -540,6 +555,7 @@ def load_rule_set(directory: Path | None = None) -> RuleSet:
         constraints=constraints,
         also_consider=also,
         version=_content_hash(root, files),
+        flip_exclusions=flip_exclusions,
     )
 
 
