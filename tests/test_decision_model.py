@@ -492,3 +492,55 @@ def test_a_flip_exclusion_on_an_unknown_question_stops_loading(rules_copy):
     with pytest.raises(RulesError) as exc:
         load_rule_set(rules_copy)
     assert "no_such_question" in str(exc.value)
+
+
+@pytest.mark.parametrize(("source", "pytorch_hub", "google"), [
+    (None, True, False), ("hugging_face", True, False), ("google_zoos", False, True),
+    ("both", True, True)])
+def test_pretrained_checkpoints_score_for_the_framework_of_the_zoo_they_come_from(
+        rule_set, source, pytorch_hub, google):
+    """MediaPipe, Coral, TensorFlow.js models and Kaggle Models ship TensorFlow/LiteRT models;
+    the Hugging Face Hub, timm and torchvision ship PyTorch ones (unanswered reads as those)."""
+    raw = base_answers()
+    raw.update(team_experience="tensorflow", uses_hub_models=True,
+               priorities=["pretrained_models", "custom_architectures"])
+    if source:
+        raw["pretrained_source"] = source
+    fired = _fired(recommend(rule_set, raw))
+    pytorch_rules = {"hub-models-pytorch", "pretrained-models-priority"}
+    assert (pytorch_rules <= fired) is pytorch_hub and not (pytorch_rules & fired and not pytorch_hub)
+    assert ("google-model-zoos-tensorflow" in fired) is google
+    # Keras skills carry over to PyTorch only when the models needed are PyTorch's.
+    assert ("keras-3-carries-over" in fired) is (source != "google_zoos")
+
+
+def test_macs_next_to_gpus_are_a_convenience_not_a_strong_advantage(rule_set):
+    raw = base_answers()
+    points = {}
+    for hardware in (["apple_silicon"], ["apple_silicon", "nvidia_gpu"], ["nvidia_gpu"]):
+        rec = recommend(rule_set, {**raw, "training_hardware": hardware})
+        points[tuple(hardware)] = sum(r.points for r in rec.reasons if r.rule_id.startswith("apple-silicon"))
+    assert points == {("apple_silicon",): 3, ("apple_silicon", "nvidia_gpu"): 1, ("nvidia_gpu",): 0}
+
+
+def test_the_summary_names_each_caution_on_the_recommended_framework(rule_set):
+    raw = base_answers()
+    raw.update(team_experience="pytorch", deployment_targets=["edge_linux"],
+               edge_accelerator="google_coral", priorities=["iteration_speed", "debuggability"])
+    rec = recommend(rule_set, raw)
+    cautions = [c for c in rec.constraints if c.framework == rec.recommended and c.level == "caution"]
+    assert cautions, rec.summary  # a PyTorch verdict with a fragile Coral path
+    for caution in cautions:
+        assert "Caution: " + caution.why.split(". ")[0] in rec.summary
+
+
+def test_a_close_verdict_is_called_a_lean_up_to_the_policys_close_band(rule_set):
+    from app.decision.verdict import Verdict, summary
+
+    policy = rule_set.policy
+    raw_points = {"development": {"pytorch": 2, "tensorflow": 0}}
+    for confidence, lean in ((policy.confidence.close_max, True), (0.66, False)):
+        verdict = Verdict("pytorch", "score", {"pytorch": 2, "tensorflow": 0}, confidence,
+                          {"pytorch": (), "tensorflow": ()})
+        text = summary(verdict, [], {}, raw_points, policy, ["batch"])
+        assert ("a lean, not a verdict" in text) is lean

@@ -285,3 +285,20 @@ def test_a_large_recommender_trains_with_torchrec_not_llm_recipes(rule_set, scal
                                                 training_hardware=["nvidia_gpu"])), "pytorch")
     assert "TorchRec" in pytorch["pt-training-recommender"].tool
     assert "pt-training-large" not in pytorch
+
+
+def test_serverless_diffusion_on_aws_is_an_endpoint_scaled_to_zero(rule_set):
+    aws = steps(recommend(rule_set, answers(deployment_targets=["serverless"],
+                                            model_family="diffusion", cloud="aws")), "pytorch")
+    assert "pt-diffusion-serverless" not in aws
+    assert "scaled to zero" in aws["pt-diffusion-serverless-aws"].tool
+    assert "no serverless GPUs" in aws["pt-diffusion-serverless-aws"].why
+
+
+def test_tensorflow_js_users_are_told_the_converter_expects_keras_2(rule_set):
+    rec = recommend(rule_set, answers(team_experience="tensorflow", deployment_targets=["web_browser"],
+                                      current_stack=["tensorflow_js"]))
+    caveat = next(c for c in rec.caveats if c.tool.startswith("TensorFlow.js converter"))
+    assert caveat.in_use and "LiteRT.js" in caveat.migration and "Keras 3" in caveat.why
+    browser = steps(rec, "tensorflow")["tf-browser"]
+    assert "Keras 3" in browser.why and "https://github.com/tensorflow/tfjs/issues/8229" in browser.sources

@@ -155,6 +155,8 @@ class ConfidencePolicy(BaseModel):
     # The most confidence a verdict decided only by constraints that rest on an assumption
     # (an unanswered question read as its usual answer) can have.
     assumption_max: float = Field(ge=0.5, le=1.0)
+    # At or below this a verdict is close, and its summary says it is a lean.
+    close_max: float = Field(ge=0.5, le=1.0)
 
 
 class FlipPolicy(BaseModel):

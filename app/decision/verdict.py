@@ -170,7 +170,7 @@ def summary(verdict: Verdict, constraints: Sequence[ConstraintRule], target_labe
             blocked = ", ".join(target_labels.get(x, x) for x in verdict.blocked[other])
             text += (f" If {blocked} can be planned separately, {LABELS[other]} leads on the rest "
                      f"({points}).")
-        return text
+        return text + _cautions(verdict.recommended, constraints)
     prefix = ""
     if all(verdict.blocked[f] for f in FRAMEWORKS):
         where = {f: ", ".join(target_labels.get(x, x) for x in verdict.blocked[f]) for f in FRAMEWORKS}
@@ -185,9 +185,15 @@ def summary(verdict: Verdict, constraints: Sequence[ConstraintRule], target_labe
                 "is a lean, not a verdict.")
     text = prefix + f"{name}, {points} after each factor group's cap"
     text += _carried_by(verdict.recommended, raw, policy) + "."
-    if verdict.confidence < 0.6:
+    if verdict.confidence <= policy.confidence.close_max:
         text += " That is a lean, not a verdict: the points are close."
-    return text
+    return text + _cautions(verdict.recommended, constraints)
+
+
+def _cautions(recommended: str, constraints: Sequence[ConstraintRule]) -> str:
+    """Name each fragile path of the recommended framework (each lowers its confidence)."""
+    return "".join(f" Caution: {_first_sentence(c.why)}" for c in constraints
+                   if c.framework == recommended and c.level == "caution")
 
 
 def _carried_by(winner: str, raw: Mapping[str, Mapping[str, int]], policy: Policy) -> str:
