@@ -544,3 +544,13 @@ def test_a_close_verdict_is_called_a_lean_up_to_the_policys_close_band(rule_set)
                           {"pytorch": (), "tensorflow": ()})
         text = summary(verdict, [], {}, raw_points, policy, ["batch"])
         assert ("a lean, not a verdict" in text) is lean
+
+
+def test_tf_servings_track_record_does_not_count_for_functions_only(rule_set):
+    raw = base_answers()
+    raw.update(priorities=["production_maturity"])
+    for targets, fires in ((["serverless"], False), (["serverless", "batch"], True),
+                           (["cloud_server"], True)):
+        fired = "production-track-record-tensorflow" in _fired(
+            recommend(rule_set, {**raw, "deployment_targets": targets}))
+        assert fired is fires, targets

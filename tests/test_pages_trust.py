@@ -111,7 +111,7 @@ def test_markdown_has_no_python_dicts_escaped_arrows_or_ids(client):
     assert "{'" not in text and "-\\>" not in text and "->" not in text
     assert "PyTorch 2.13.0" in text
     flips = client.get(f"/r/{created.json()['id']}.json").json()["recommendation"]["flips"]
-    assert ("- If you " in text) == bool(flips)  # flips are sentences
+    assert ("\n- If " in text) == bool(flips)  # flips are sentences, one bullet each
     assert "latency\\_ms\\_b1" not in text and "at least 1.3×" in text
 
 
