@@ -554,3 +554,37 @@ def test_tf_servings_track_record_does_not_count_for_functions_only(rule_set):
         fired = "production-track-record-tensorflow" in _fired(
             recommend(rule_set, {**raw, "deployment_targets": targets}))
         assert fired is fires, targets
+
+
+def test_a_framework_reaching_every_target_only_by_fragile_paths_is_at_most_close(rule_set):
+    """A PyTorch lean for a Coral-only fleet (PyTorch's Edge TPU path is a caution): close, not
+    clear; with a second target PyTorch reaches well, the cap no longer applies."""
+    raw = base_answers()
+    raw.update(team_experience="neither", deployment_targets=["edge_linux"],
+               edge_accelerator="google_coral", uses_hub_models=True,
+               priorities=["iteration_speed", "pretrained_models"])
+    coral = recommend(rule_set, raw)
+    assert coral.recommended == "pytorch"
+    assert coral.confidence <= rule_set.policy.confidence.close_max
+    assert "a lean, not a verdict" in coral.summary and "Caution: " in coral.summary
+    from app.decision.verdict import decide
+
+    policy = rule_set.policy
+    cautions = [c.rule for c in rule_set.constraints if c.rule.id == "pytorch-coral-edge-tpu"]
+    raw_points = {"ecosystem": {"pytorch": 4, "tensorflow": 0},
+                  "development": {"pytorch": 3, "tensorflow": 0}}
+    scores = {"pytorch": 7, "tensorflow": 0}
+    only = decide(policy, scores, cautions, raw_points, ["edge_linux"])
+    more = decide(policy, scores, cautions, raw_points, ["edge_linux", "cloud_server"])
+    assert only.confidence == policy.confidence.close_max < more.confidence
+
+
+def test_google_llms_on_kaggle_are_not_tensorflow_models(rule_set):
+    raw = base_answers()
+    raw.update(uses_hub_models=True, pretrained_source="google_zoos")
+    def fires(family: str) -> bool:
+        return "google-model-zoos-tensorflow" in _fired(
+            recommend(rule_set, {**raw, "model_family": family}))
+
+    assert fires("vision_cnn")
+    assert not fires("llm") and not fires("diffusion")

@@ -302,3 +302,16 @@ def test_tensorflow_js_users_are_told_the_converter_expects_keras_2(rule_set):
     assert caveat.in_use and "LiteRT.js" in caveat.migration and "Keras 3" in caveat.why
     browser = steps(rec, "tensorflow")["tf-browser"]
     assert "Keras 3" in browser.why and "https://github.com/tensorflow/tfjs/issues/8229" in browser.sources
+
+
+def test_google_zoo_models_are_loaded_the_keras_3_way(rule_set):
+    """hub.KerasLayer fails on Keras 3 (tensorflow/hub#903): the TensorFlow step for models
+    from Google's zoos names TFSMLayer and KerasHub presets, and only for those answers."""
+    raw = answers(team_experience="tensorflow", uses_hub_models=True, deployment_targets=["mobile_android"])
+    for source, shown in (("google_zoos", True), ("both", True), ("hugging_face", False), (None, False)):
+        changed = {**raw, "pretrained_source": source} if source else raw
+        tensorflow = steps(recommend(rule_set, changed), "tensorflow")
+        assert ("tf-pretrained-google-zoos" in tensorflow) is shown, source
+    step = steps(recommend(rule_set, {**raw, "pretrained_source": "google_zoos"}),
+                 "tensorflow")["tf-pretrained-google-zoos"]
+    assert "TFSMLayer" in step.tool and "https://github.com/tensorflow/hub/issues/903" in step.sources

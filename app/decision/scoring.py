@@ -227,7 +227,8 @@ def score_answers(
     scores = capped_scores(rule_set.policy, raw)
     holds = constraint_holds(rule_set, answers.plain)
     constraints = [c for c, held in zip(rule_set.constraints, holds, strict=True) if held]
-    verdict = decide(rule_set.policy, scores, [c.rule for c in constraints], raw)
+    verdict = decide(rule_set.policy, scores, [c.rule for c in constraints], raw,
+                     answers.plain.get("deployment_targets") or ())
     recommended = verdict.recommended
     parts = _parts(rule_set)
     reasons = [reason for r in fired for reason in parts.reasons[id(r)]]

@@ -70,8 +70,11 @@ def outcome(policy: Policy, scores: Mapping[str, int], constraints: Sequence[Con
 
 
 def decide(policy: Policy, scores: Mapping[str, int], constraints: Sequence[ConstraintRule],
-           raw: Mapping[str, Mapping[str, int]] | None = None) -> Verdict:
-    """Return the verdict: a blocking constraint on one framework decides; else the points."""
+           raw: Mapping[str, Mapping[str, int]] | None = None,
+           targets: Sequence[str] = ()) -> Verdict:
+    """Return the verdict: a blocking constraint on one framework decides; else the points.
+    `targets` are the team's deployment targets: when the recommended framework reaches every
+    one of them only by a fragile path (a caution on each), the verdict is at most close."""
     blocked = {f: tuple(sorted({c.target for c in constraints
                                 if c.framework == f and c.level == "blocking"}))
                for f in FRAMEWORKS}
@@ -97,8 +100,12 @@ def decide(policy: Policy, scores: Mapping[str, int], constraints: Sequence[Cons
         if len(only_blocked) == 2:
             confidence = min(confidence, policy.confidence.both_blocked_max)
     if decided_by != "tie_break":
+        cautioned = {c.target for c in constraints
+                     if c.framework == recommended and c.level == "caution"}
         cautions = sum(1 for c in constraints if c.framework == recommended and c.level == "caution")
         confidence = max(0.5, confidence - cautions * policy.confidence.caution_penalty)
+        if targets and set(targets) <= cautioned:
+            confidence = min(confidence, policy.confidence.close_max)
     return Verdict(recommended, decided_by, dict(scores), round(confidence, 4), blocked)
 
 
