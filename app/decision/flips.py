@@ -142,7 +142,7 @@ class _FlipQuestion:
     only_remove: bool
     offer_unanswered: bool
     only_when_unanswered: bool
-    not_offered_when: Any  # a predicate on the answers, or None
+    not_offered_when: Predicate | None  # policy flips.not_offered_when for this question
     # current answer -> its changes, for choice and boolean answers (a few hundred at most per
     # question: bounded by the questionnaire's options, never by requests). A number
     # question's tests read it whole, so its changes are the same for every answer but the

@@ -100,11 +100,9 @@ def decide(policy: Policy, scores: Mapping[str, int], constraints: Sequence[Cons
         if len(only_blocked) == 2:
             confidence = min(confidence, policy.confidence.both_blocked_max)
     if decided_by != "tie_break":
-        cautioned = {c.target for c in constraints
-                     if c.framework == recommended and c.level == "caution"}
-        cautions = sum(1 for c in constraints if c.framework == recommended and c.level == "caution")
-        confidence = max(0.5, confidence - cautions * policy.confidence.caution_penalty)
-        if targets and set(targets) <= cautioned:
+        cautions = [c for c in constraints if c.framework == recommended and c.level == "caution"]
+        confidence = max(0.5, confidence - len(cautions) * policy.confidence.caution_penalty)
+        if targets and set(targets) <= {c.target for c in cautions}:
             confidence = min(confidence, policy.confidence.close_max)
     return Verdict(recommended, decided_by, dict(scores), round(confidence, 4), blocked)
 
@@ -203,14 +201,19 @@ def _cautions(recommended: str, constraints: Sequence[ConstraintRule]) -> str:
                    if c.framework == recommended and c.level == "caution")
 
 
+def _leads(framework: str, raw: Mapping[str, Mapping[str, int]], policy: Policy
+           ) -> list[tuple[int, str]]:
+    """Return (capped lead of `framework` over the other, group) for every group."""
+    other = _other(framework)
+    return [(min(points.get(framework, 0), policy.groups[group].cap)
+             - min(points.get(other, 0), policy.groups[group].cap), group)
+            for group, points in raw.items()]
+
+
 def _carried_by(winner: str, raw: Mapping[str, Mapping[str, int]], policy: Policy) -> str:
     """Name the groups that carry the verdict and the loser's strongest one."""
     loser = _other(winner)
-    leads = []
-    for group, points in raw.items():
-        cap = policy.groups[group].cap
-        lead = min(points.get(winner, 0), cap) - min(points.get(loser, 0), cap)
-        leads.append((lead, group))
+    leads = _leads(winner, raw, policy)
     ahead = [f"{policy.groups[g].label} (+{d})" for d, g in sorted(leads, reverse=True)[:2]
              if d > 0]
     behind = [f"{policy.groups[g].label} (+{-d})" for d, g in sorted(leads)[:1] if d < 0]
@@ -225,13 +228,8 @@ def _strongest_each(raw: Mapping[str, Mapping[str, int]], policy: Policy) -> str
     TensorFlow: Serving +3)"."""
     parts = []
     for framework in FRAMEWORKS:
-        other = _other(framework)
-        leads = []
-        for group, points in raw.items():
-            cap = policy.groups[group].cap
-            lead = min(points.get(framework, 0), cap) - min(points.get(other, 0), cap)
-            if lead > 0:
-                leads.append((lead, policy.groups[group].label))
+        leads = [(lead, policy.groups[group].label) for lead, group in _leads(framework, raw, policy)
+                 if lead > 0]
         if leads:
             lead, label = max(leads)
             parts.append(f"{LABELS[framework]}: {label} +{lead}")
